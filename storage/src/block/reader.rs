@@ -1,0 +1,254 @@
+//! Reading block files back: the series table, and the samples of chosen series through a
+//! row selection derived from the series table (no scan of other series' rows).
+
+use std::collections::BTreeMap;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, UInt8Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use parquet::file::metadata::FileMetaData;
+
+use super::object_reader::ObjectFileReader;
+use super::schema::*;
+use super::{BlockMeta, values};
+use crate::error::{Result, StorageError};
+use crate::labels::Labels;
+use crate::store::Store;
+
+/// One row of a block's series file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesEntry {
+    pub series_ref: u32,
+    pub series_hash: u64,
+    pub labels: Labels,
+    pub min_time: i64,
+    pub max_time: i64,
+    pub sample_count: u32,
+    pub value_scale: Option<u8>,
+}
+
+/// The samples of one series read from a block.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesSamplesRead {
+    pub series_ref: u32,
+    pub timestamps: Vec<i64>,
+    pub values: Vec<f64>,
+}
+
+/// Reads the files of one committed block.
+#[derive(Debug, Clone)]
+pub struct BlockReader {
+    store: Store,
+    meta: BlockMeta,
+}
+
+fn check_metadata(path: &Path, md: &FileMetaData, kind: &str) -> Result<()> {
+    let kv = md
+        .key_value_metadata()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let get = |key: &str| {
+        kv.iter()
+            .find(|e| e.key == key)
+            .and_then(|e| e.value.as_deref())
+    };
+    let version: u32 = get(META_FORMAT_VERSION)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StorageError::corrupt(path, format!("no {META_FORMAT_VERSION} metadata")))?;
+    if version > BLOCK_FORMAT_VERSION {
+        return Err(StorageError::UnsupportedVersion {
+            path: path.to_string(),
+            found: version,
+            supported: BLOCK_FORMAT_VERSION,
+        });
+    }
+    if get(META_KIND) != Some(kind) {
+        return Err(StorageError::corrupt(
+            path,
+            format!("expected a {kind} file"),
+        ));
+    }
+    Ok(())
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a dyn Array> {
+    batch
+        .column_by_name(name)
+        .map(|c| c.as_ref())
+        .ok_or_else(|| StorageError::corrupt(path, format!("missing column {name}")))
+}
+
+impl BlockReader {
+    /// A reader for `meta`'s files in `store`.
+    pub fn new(store: Store, meta: BlockMeta) -> Self {
+        Self { store, meta }
+    }
+
+    /// The block's manifest entry.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    async fn open(
+        &self,
+        path: Path,
+        size: u64,
+        kind: &str,
+    ) -> Result<ParquetRecordBatchStreamBuilder<ObjectFileReader>> {
+        let reader = ObjectFileReader::new(self.store.object_store().clone(), path.clone(), size);
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        check_metadata(&path, builder.metadata().file_metadata(), kind)?;
+        Ok(builder)
+    }
+
+    /// Every series of the block, in `series_ref` order.
+    pub async fn series(&self) -> Result<Vec<SeriesEntry>> {
+        let path = self.meta.id.series_path();
+        let stream = self
+            .open(path.clone(), self.meta.series_bytes, KIND_SERIES)
+            .await?
+            .build()
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        let batches: Vec<RecordBatch> = stream
+            .try_collect()
+            .await
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        let mut out = Vec::with_capacity(self.meta.series as usize);
+        for batch in &batches {
+            let refs = column(batch, COL_SERIES_REF, &path)?.as_primitive::<UInt32Type>();
+            let hashes = column(batch, COL_SERIES_HASH, &path)?.as_primitive::<UInt64Type>();
+            let dedicated = DEDICATED_LABELS
+                .map(|name| column(batch, name, &path).map(|c| c.as_string::<i32>()));
+            let others = column(batch, COL_LABELS, &path)?.as_map();
+            let mins = column(batch, COL_MIN_TIME, &path)?.as_primitive::<Int64Type>();
+            let maxs = column(batch, COL_MAX_TIME, &path)?.as_primitive::<Int64Type>();
+            let counts = column(batch, COL_SAMPLE_COUNT, &path)?.as_primitive::<UInt32Type>();
+            let scales = column(batch, COL_VALUE_SCALE, &path)?.as_primitive::<UInt8Type>();
+            for row in 0..batch.num_rows() {
+                let mut pairs: Vec<(String, String)> = Vec::new();
+                for (col, name) in dedicated.iter().zip(DEDICATED_LABELS) {
+                    let col = col
+                        .as_ref()
+                        .map_err(|e| StorageError::corrupt(&path, e.to_string()))?;
+                    if col.is_valid(row) {
+                        pairs.push((name.to_string(), col.value(row).to_string()));
+                    }
+                }
+                let entries = others.value(row);
+                let keys = entries.column(0).as_string::<i32>();
+                let vals = entries.column(1).as_string::<i32>();
+                for i in 0..entries.len() {
+                    pairs.push((keys.value(i).to_string(), vals.value(i).to_string()));
+                }
+                let labels = Labels::from_pairs(pairs)
+                    .map_err(|e| StorageError::corrupt(&path, e.to_string()))?;
+                out.push(SeriesEntry {
+                    series_ref: refs.value(row),
+                    series_hash: hashes.value(row),
+                    labels,
+                    min_time: mins.value(row),
+                    max_time: maxs.value(row),
+                    sample_count: counts.value(row),
+                    value_scale: scales.is_valid(row).then(|| scales.value(row)),
+                });
+            }
+        }
+        if out
+            .iter()
+            .enumerate()
+            .any(|(i, s)| s.series_ref as usize != i)
+        {
+            return Err(StorageError::corrupt(
+                &path,
+                "series_ref is not dense and sorted",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The samples of the series in `wanted` (refs into `series`, as returned by
+    /// [`BlockReader::series`]), read through a row selection so other series cost nothing
+    /// beyond the pages they share with wanted ones.
+    pub async fn samples(
+        &self,
+        series: &[SeriesEntry],
+        wanted: &[u32],
+    ) -> Result<Vec<SeriesSamplesRead>> {
+        let path = self.meta.id.samples_path();
+        let mut starts = Vec::with_capacity(series.len() + 1);
+        let mut total = 0usize;
+        for s in series {
+            starts.push(total);
+            total += s.sample_count as usize;
+        }
+        starts.push(total);
+        let mut wanted: Vec<u32> = wanted.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if let Some(&bad) = wanted.iter().find(|&&r| r as usize >= series.len()) {
+            return Err(StorageError::InvalidArgument(format!(
+                "series_ref {bad} is not in block {}",
+                self.meta.id
+            )));
+        }
+        let mut selectors = Vec::new();
+        let mut pos = 0usize;
+        for &r in &wanted {
+            let (start, end) = (starts[r as usize], starts[r as usize + 1]);
+            if start > pos {
+                selectors.push(RowSelector::skip(start - pos));
+            }
+            selectors.push(RowSelector::select(end - start));
+            pos = end;
+        }
+        let stream = self
+            .open(path.clone(), self.meta.samples_bytes, KIND_SAMPLES)
+            .await?
+            .with_row_selection(RowSelection::from(selectors))
+            .build()
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        let batches: Vec<RecordBatch> = stream
+            .try_collect()
+            .await
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        let mut out: BTreeMap<u32, SeriesSamplesRead> = BTreeMap::new();
+        for batch in &batches {
+            let refs = column(batch, COL_SERIES_REF, &path)?.as_primitive::<UInt32Type>();
+            let ts = column(batch, COL_TIMESTAMP, &path)?.as_primitive::<Int64Type>();
+            let ints = column(batch, COL_VALUE_INT, &path)?.as_primitive::<Int64Type>();
+            let floats = column(batch, COL_VALUE_FLOAT, &path)?.as_primitive::<Float64Type>();
+            for row in 0..batch.num_rows() {
+                let r = refs.value(row);
+                let entry = series.get(r as usize).ok_or_else(|| {
+                    StorageError::corrupt(&path, format!("unknown series_ref {r}"))
+                })?;
+                let value = if ints.is_valid(row) {
+                    let scale = entry.value_scale.ok_or_else(|| {
+                        StorageError::corrupt(&path, format!("value_int without a scale (ref {r})"))
+                    })?;
+                    values::decode(ints.value(row), scale)
+                } else if floats.is_valid(row) {
+                    floats.value(row)
+                } else {
+                    return Err(StorageError::corrupt(
+                        &path,
+                        format!("sample without value (ref {r})"),
+                    ));
+                };
+                let s = out.entry(r).or_insert_with(|| SeriesSamplesRead {
+                    series_ref: r,
+                    ..Default::default()
+                });
+                s.timestamps.push(ts.value(row));
+                s.values.push(value);
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+}

@@ -1,0 +1,173 @@
+//! Column names, Arrow schemas and Parquet writer settings of block files (format version 1).
+//! `docs/format.md` documents every field; change both together and bump the version.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::{KeyValue, SortingColumn};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::schema::types::ColumnPath;
+
+/// Version of the block file layout, written into every file's key-value metadata.
+pub const BLOCK_FORMAT_VERSION: u32 = 1;
+
+/// Key-value metadata: format version.
+pub const META_FORMAT_VERSION: &str = "strata.format_version";
+/// Key-value metadata: which file of the block this is (`series` or `samples`).
+pub const META_KIND: &str = "strata.kind";
+/// Key-value metadata: the block id.
+pub const META_BLOCK_ID: &str = "strata.block_id";
+/// Key-value metadata: smallest sample timestamp (ms).
+pub const META_MIN_TIME: &str = "strata.min_time";
+/// Key-value metadata: largest sample timestamp (ms).
+pub const META_MAX_TIME: &str = "strata.max_time";
+/// `strata.kind` of the series file.
+pub const KIND_SERIES: &str = "series";
+/// `strata.kind` of the samples file.
+pub const KIND_SAMPLES: &str = "samples";
+
+/// Dense ordinal of a series within its block, in sort order (both files).
+pub const COL_SERIES_REF: &str = "series_ref";
+/// Series file: stable hash of the label set.
+pub const COL_SERIES_HASH: &str = "series_hash";
+/// Series file: the metric name.
+pub const COL_NAME: &str = "__name__";
+/// Series file: the `job` label.
+pub const COL_JOB: &str = "job";
+/// Series file: the `instance` label.
+pub const COL_INSTANCE: &str = "instance";
+/// Series file: every other label, sorted by name.
+pub const COL_LABELS: &str = "labels";
+/// Series file: smallest timestamp of the series in this block.
+pub const COL_MIN_TIME: &str = "min_time";
+/// Series file: largest timestamp of the series in this block.
+pub const COL_MAX_TIME: &str = "max_time";
+/// Series file: number of samples of the series in this block.
+pub const COL_SAMPLE_COUNT: &str = "sample_count";
+/// Series file: decimal scale of `value_int` mantissas; null when every value is a float.
+pub const COL_VALUE_SCALE: &str = "value_scale";
+/// Samples file: timestamp in ms since the epoch.
+pub const COL_TIMESTAMP: &str = "timestamp";
+/// Samples file: value as a mantissa, `value = value_int / 10^value_scale`.
+pub const COL_VALUE_INT: &str = "value_int";
+/// Samples file: value as raw IEEE-754 bits when it has no exact mantissa.
+pub const COL_VALUE_FLOAT: &str = "value_float";
+
+/// Labels that get their own column in the series file.
+pub const DEDICATED_LABELS: [&str; 3] = [COL_NAME, COL_JOB, COL_INSTANCE];
+
+/// Target rows per samples row group; groups are cut at series boundaries.
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+/// Target rows per data page (page statistics then prune to ~16k-row ranges).
+const PAGE_ROWS: usize = 16 * 1024;
+const ZSTD_LEVEL: i32 = 3;
+
+/// Names of the `labels` map's inner fields.
+pub const MAP_ENTRIES: &str = "entries";
+/// Map key field: label name.
+pub const MAP_KEY: &str = "key";
+/// Map value field: label value.
+pub const MAP_VALUE: &str = "value";
+
+fn entries_field() -> Field {
+    Field::new(
+        MAP_ENTRIES,
+        DataType::Struct(Fields::from(vec![
+            Field::new(MAP_KEY, DataType::Utf8, false),
+            Field::new(MAP_VALUE, DataType::Utf8, false),
+        ])),
+        false,
+    )
+}
+
+/// Arrow schema of `series.parquet`.
+pub fn series_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(COL_SERIES_REF, DataType::UInt32, false),
+        Field::new(COL_SERIES_HASH, DataType::UInt64, false),
+        Field::new(COL_NAME, DataType::Utf8, true),
+        Field::new(COL_JOB, DataType::Utf8, true),
+        Field::new(COL_INSTANCE, DataType::Utf8, true),
+        Field::new(
+            COL_LABELS,
+            DataType::Map(Arc::new(entries_field()), false),
+            false,
+        ),
+        Field::new(COL_MIN_TIME, DataType::Int64, false),
+        Field::new(COL_MAX_TIME, DataType::Int64, false),
+        Field::new(COL_SAMPLE_COUNT, DataType::UInt32, false),
+        Field::new(COL_VALUE_SCALE, DataType::UInt8, true),
+    ]))
+}
+
+/// Arrow schema of `samples.parquet`.
+pub fn samples_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(COL_SERIES_REF, DataType::UInt32, false),
+        Field::new(COL_TIMESTAMP, DataType::Int64, false),
+        Field::new(COL_VALUE_INT, DataType::Int64, true),
+        Field::new(COL_VALUE_FLOAT, DataType::Float64, true),
+    ]))
+}
+
+fn sorted(column_idx: i32) -> SortingColumn {
+    SortingColumn {
+        column_idx,
+        descending: false,
+        nulls_first: false,
+    }
+}
+
+fn metadata(kind: &str, block_id: &str, min_time: i64, max_time: i64) -> Vec<KeyValue> {
+    vec![
+        KeyValue::new(META_FORMAT_VERSION.into(), BLOCK_FORMAT_VERSION.to_string()),
+        KeyValue::new(META_KIND.into(), kind.to_string()),
+        KeyValue::new(META_BLOCK_ID.into(), block_id.to_string()),
+        KeyValue::new(META_MIN_TIME.into(), min_time.to_string()),
+        KeyValue::new(META_MAX_TIME.into(), max_time.to_string()),
+    ]
+}
+
+fn base_properties() -> parquet::file::properties::WriterPropertiesBuilder {
+    let zstd = ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default();
+    WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::ZSTD(zstd))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_write_batch_size(1024)
+}
+
+/// Writer settings of `series.parquet`: dictionary-encoded strings, bloom filter on the name.
+pub fn series_properties(block_id: &str, min_time: i64, max_time: i64) -> WriterProperties {
+    base_properties()
+        .set_column_bloom_filter_enabled(ColumnPath::from(COL_NAME), true)
+        .set_column_encoding(
+            ColumnPath::from(COL_SERIES_REF),
+            Encoding::DELTA_BINARY_PACKED,
+        )
+        .set_column_dictionary_enabled(ColumnPath::from(COL_SERIES_REF), false)
+        .set_sorting_columns(Some(vec![sorted(0)]))
+        .set_key_value_metadata(Some(metadata(KIND_SERIES, block_id, min_time, max_time)))
+        .build()
+}
+
+/// Writer settings of `samples.parquet`, chosen by measurement (see `docs/format.md`): no
+/// dictionaries, delta-packed integers, byte-stream-split floats.
+pub fn samples_properties(block_id: &str, min_time: i64, max_time: i64) -> WriterProperties {
+    let delta = [COL_SERIES_REF, COL_TIMESTAMP, COL_VALUE_INT];
+    let mut b = base_properties()
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(4 * ROW_GROUP_ROWS))
+        .set_column_encoding(
+            ColumnPath::from(COL_VALUE_FLOAT),
+            Encoding::BYTE_STREAM_SPLIT,
+        )
+        .set_sorting_columns(Some(vec![sorted(0), sorted(1)]))
+        .set_key_value_metadata(Some(metadata(KIND_SAMPLES, block_id, min_time, max_time)));
+    for col in delta {
+        b = b.set_column_encoding(ColumnPath::from(col), Encoding::DELTA_BINARY_PACKED);
+    }
+    b.build()
+}

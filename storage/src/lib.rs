@@ -1,0 +1,30 @@
+//! Strata's storage layer: everything that touches the object store.
+//!
+//! Data flow: a writer (import, scrape worker, compactor) collects [`SeriesSamples`], encodes
+//! them into a block — `series.parquet` + `samples.parquet` ([`encode_block`]) — uploads both
+//! files under a fresh [`BlockId`] ([`upload_block`]), then makes the block visible by
+//! committing a [`Transaction`] to the [`Manifest`]. Readers take a [`Snapshot`] of the
+//! manifest, choose blocks by time range, and read them with a [`BlockReader`]: the series
+//! file answers label questions, and the series' row ranges select exactly their samples.
+//!
+//! Every object written here is versioned; `docs/format.md` documents them field by field.
+
+pub mod block;
+pub mod error;
+pub mod labels;
+pub mod manifest;
+pub mod paths;
+pub mod store;
+
+pub use block::{
+    BlockMeta, BlockReader, EncodedBlock, SeriesEntry, SeriesSamples, SeriesSamplesRead,
+    encode_block, upload_block,
+};
+pub use error::{Result, StorageError};
+pub use labels::{Label, Labels, METRIC_NAME};
+pub use manifest::{MAX_COMMIT_DELAY, Manifest, Snapshot, Transaction};
+pub use paths::{BlockId, Seq};
+pub use store::{DEFAULT_STORE, STORE_ENV, Store};
+
+/// Prometheus' staleness marker: a NaN with this exact bit pattern.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
