@@ -1,1 +1,71 @@
-fn main() {}
+//! `strata`: one binary, one subcommand per job.
+//!
+//! Every subcommand takes `--store URL` (or `STRATA_STORE`; default `./data`, the embedded
+//! local store). Commands that write check first that the store honours conditional writes.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "Object-storage-native time-series database that speaks Prometheus"
+)]
+struct Cli {
+    /// Object store: file:///path, a local path, s3://bucket/prefix (AWS_* variables configure
+    /// S3, AWS_ENDPOINT_URL and AWS_ALLOW_HTTP S3-compatible servers) or memory://.
+    #[arg(long, global = true, env = "STRATA_STORE", default_value = strata_storage::DEFAULT_STORE)]
+    store: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Backfill from an OpenMetrics or Prometheus text file with timestamps.
+    Import(cmd::import::Args),
+    /// List committed blocks, or dump one series' samples.
+    Inspect(cmd::inspect::Args),
+    /// Checkpoint the manifest and delete expired, removed and orphaned objects.
+    Gc(cmd::gc::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Import(args) => cmd::import::run(&cli.store, args).await,
+            Command::Inspect(args) => cmd::inspect::run(&cli.store, args).await,
+            Command::Gc(args) => cmd::gc::run(&cli.store, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

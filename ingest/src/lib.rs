@@ -1,1 +1,18 @@
-//! placeholder
+//! Strata ingest: getting samples from the outside world into blocks.
+//!
+//! Data flow of an import: the file is read whole and parsed by [`exposition::Parser`]
+//! (Prometheus text or OpenMetrics); every sample is appended to its series' buffer, series
+//! being interned by their raw text first and by their canonical [`Labels`] second. Once the
+//! whole file has parsed — a malformed line stops everything before anything is written — each
+//! series is sorted and cut into aligned time windows; each window becomes one block, encoded
+//! on the blocking pool and uploaded; all blocks are then made visible by a single manifest
+//! commit, so an import is all or nothing.
+//!
+//! [`Labels`]: strata_storage::Labels
+
+pub mod error;
+pub mod exposition;
+pub mod import;
+
+pub use error::IngestError;
+pub use import::{ImportOptions, ImportProgress, ImportSummary, import_file};

@@ -60,6 +60,12 @@ impl fmt::Display for Store {
 impl Store {
     /// Opens the store named by `url` without checking it (see [`Store::open_checked`]).
     pub fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, &[])
+    }
+
+    /// Like [`Store::open`], with S3 settings (`object_store` config keys such as
+    /// `aws_endpoint`, `aws_allow_http`, `aws_access_key_id`) that override the environment.
+    pub fn open_with(url: &str, s3_config: &[(&str, &str)]) -> Result<Self> {
         let invalid = |reason: String| StorageError::InvalidStoreUrl {
             url: url.to_string(),
             reason,
@@ -69,7 +75,14 @@ impl Store {
             if bucket.is_empty() {
                 return Err(invalid("no bucket name after s3://".into()));
             }
-            let s3 = AmazonS3Builder::from_env()
+            let mut builder = AmazonS3Builder::from_env();
+            for (key, value) in s3_config {
+                let key = key
+                    .parse()
+                    .map_err(|e: object_store::Error| invalid(e.to_string()))?;
+                builder = builder.with_config(key, *value);
+            }
+            let s3 = builder
                 .with_bucket_name(bucket)
                 .with_conditional_put(S3ConditionalPut::ETagMatch)
                 .build()

@@ -16,6 +16,7 @@ mod record;
 mod snapshot;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -95,6 +96,8 @@ pub struct Manifest {
     store: Store,
     writer: String,
     cached: Mutex<Arc<Snapshot>>,
+    /// Highest seq this handle committed or saw taken: where the next commit starts.
+    head_hint: AtomicU64,
 }
 
 impl Manifest {
@@ -104,6 +107,7 @@ impl Manifest {
             store,
             writer: writer.into(),
             cached: Mutex::new(Arc::new(Snapshot::default())),
+            head_hint: AtomicU64::new(0),
         }
     }
 
@@ -253,6 +257,10 @@ impl Manifest {
     }
 
     /// Commits `txn` atomically and returns its seq.
+    ///
+    /// A transaction that only adds blocks conflicts with nothing: after losing a seq it needs
+    /// only the new head (one LIST), not the records in between. One that removes blocks
+    /// catches up fully and re-validates that its blocks are still live.
     pub async fn commit(&self, txn: Transaction) -> Result<Seq> {
         let elapsed = txn.started.elapsed();
         if !txn.add.is_empty() && elapsed > MAX_COMMIT_DELAY {
@@ -261,10 +269,16 @@ impl Manifest {
                 limit: MAX_COMMIT_DELAY,
             });
         }
-        let mut snapshot = self.snapshot().await?;
+        // Start from the newest seq we know of; losing it costs one LIST to find the head.
+        let mut head =
+            Seq(self.head_hint.load(Ordering::Relaxed)).max(self.cached.lock().await.seq());
         for round in 0..MAX_COMMIT_ROUNDS {
-            check_removals(&snapshot, &txn)?;
-            let seq = snapshot.seq().next();
+            if !txn.remove.is_empty() {
+                let snapshot = self.snapshot().await?;
+                check_removals(&snapshot, &txn)?;
+                head = snapshot.seq();
+            }
+            let seq = head.next();
             let record = LogRecord {
                 format_version: MANIFEST_FORMAT_VERSION,
                 seq,
@@ -284,14 +298,20 @@ impl Manifest {
                 );
             if self.create_record(seq, body, txn.txn_id).await? {
                 tracing::debug!(%seq, txn = %txn.txn_id, "committed");
+                self.head_hint.fetch_max(seq.0, Ordering::Relaxed);
                 return Ok(seq);
             }
-            // Another writer holds `seq`: catch up and try the next free one.
-            if round > 2 {
-                let jitter = u64::from(txn.txn_id.random() as u16 % 20);
-                tokio::time::sleep(Duration::from_millis(jitter + u64::from(round.min(50)))).await;
-            }
-            snapshot = self.snapshot().await?;
+            // Another writer holds `seq`. Back off a little when contended, then find the head.
+            // Randomised exponential backoff spreads contending writers out.
+            let window_ms = 4u64 << round.min(6);
+            let ms = xorshift(txn.txn_id.random() as u64 ^ u64::from(round)) % window_ms;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            head = self
+                .list_seqs(LOG_DIR, seq)
+                .await?
+                .last()
+                .copied()
+                .unwrap_or(seq);
         }
         Err(StorageError::Unsettled {
             what: "commit",
@@ -299,7 +319,7 @@ impl Manifest {
         })
     }
 
-    /// Tries to create the record at `seq`. `Ok(true)`: it is ours (now or from an earlier
+    /// Tries to create the record at `seq`. `Ok(true)`: it is ours (now, or from an earlier
     /// attempt whose response was lost); `Ok(false)`: another transaction holds the seq.
     async fn create_record(&self, seq: Seq, body: Bytes, txn_id: Ulid) -> Result<bool> {
         let path = seq.log_path();
@@ -308,6 +328,8 @@ impl Manifest {
             match self.store.put_create(&path, body.clone()).await {
                 Ok(Created::Yes) => return Ok(true),
                 Ok(Created::AlreadyExists) => {
+                    // Our own earlier attempt may have landed: the store's client retries
+                    // internally too, so check the record whenever it exists.
                     let existing = self.read_record(seq).await?;
                     return Ok(existing.is_some_and(|r| r.txn_id == txn_id));
                 }
@@ -339,6 +361,13 @@ impl Manifest {
         self.store.put_create(&path, Bytes::from(body)).await?;
         Ok(Some(cp.seq))
     }
+}
+
+fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
 }
 
 fn check_removals(snapshot: &Snapshot, txn: &Transaction) -> Result<()> {

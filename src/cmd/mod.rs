@@ -1,0 +1,28 @@
+//! Subcommands.
+
+pub(crate) mod gc;
+pub(crate) mod import;
+pub(crate) mod inspect;
+
+use std::time::Duration;
+
+/// Errors of the CLI: printed as one line.
+pub(crate) type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// Parses durations like `2h`, `90m`, `1d`.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+/// Formats a ms timestamp as RFC 3339 (UTC), any year.
+pub(crate) fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// A name for this process in manifest records.
+pub(crate) fn writer_name(role: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    format!("{role}@{host}/{}", std::process::id())
+}
