@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs a local S3-compatible server for Strata (moto, from PyPI) and prints the environment to
+# point Strata at it. MinIO is not in this project's package registries; moto honours
+# conditional writes atomically, which Strata's manifest needs (see docs/format.md).
+#
+#   infra/local/s3-server.sh [PORT]      then, in another shell, paste the printed exports and
+#   strata --store s3://strata/demo import FILE
+set -euo pipefail
+PORT=${1:-9000}
+BUCKET=${BUCKET:-strata}
+command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
+moto_server -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
+PID=$!
+trap 'kill $PID' EXIT INT TERM
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  sleep 0.1
+done
+curl -sf -X PUT "http://127.0.0.1:$PORT/$BUCKET" >/dev/null
+cat <<ENV
+export AWS_ENDPOINT_URL=http://127.0.0.1:$PORT AWS_ALLOW_HTTP=true AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=strata AWS_SECRET_ACCESS_KEY=strata
+export STRATA_STORE=s3://$BUCKET/demo
+ENV
+echo "S3 server on 127.0.0.1:$PORT (in memory; Ctrl-C stops it)" >&2
+wait $PID
