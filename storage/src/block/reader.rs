@@ -93,32 +93,37 @@ impl BlockReader {
         &self.meta
     }
 
-    async fn open(
+    /// Reads a whole file, or the rows of `selection`, checking its metadata.
+    async fn read(
         &self,
-        path: Path,
+        path: &Path,
         size: u64,
         kind: &str,
-    ) -> Result<ParquetRecordBatchStreamBuilder<ObjectFileReader>> {
+        selection: Option<RowSelection>,
+    ) -> Result<Vec<RecordBatch>> {
+        let err = |e| StorageError::parquet(path, e);
         let reader = ObjectFileReader::new(self.store.object_store().clone(), path.clone(), size);
-        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
-            .map_err(|e| StorageError::parquet(&path, e))?;
-        check_metadata(&path, builder.metadata().file_metadata(), kind)?;
-        Ok(builder)
+            .map_err(err)?;
+        check_metadata(path, builder.metadata().file_metadata(), kind)?;
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
+        }
+        builder
+            .build()
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)
     }
 
     /// Every series of the block, in `series_ref` order.
     pub async fn series(&self) -> Result<Vec<SeriesEntry>> {
         let path = self.meta.id.series_path();
-        let stream = self
-            .open(path.clone(), self.meta.series_bytes, KIND_SERIES)
-            .await?
-            .build()
-            .map_err(|e| StorageError::parquet(&path, e))?;
-        let batches: Vec<RecordBatch> = stream
-            .try_collect()
-            .await
-            .map_err(|e| StorageError::parquet(&path, e))?;
+        let batches = self
+            .read(&path, self.meta.series_bytes, KIND_SERIES, None)
+            .await?;
         let mut out = Vec::with_capacity(self.meta.series as usize);
         for batch in &batches {
             let refs = column(batch, COL_SERIES_REF, &path)?.as_primitive::<UInt32Type>();
@@ -207,16 +212,10 @@ impl BlockReader {
             selectors.push(RowSelector::select(end - start));
             pos = end;
         }
-        let stream = self
-            .open(path.clone(), self.meta.samples_bytes, KIND_SAMPLES)
-            .await?
-            .with_row_selection(RowSelection::from(selectors))
-            .build()
-            .map_err(|e| StorageError::parquet(&path, e))?;
-        let batches: Vec<RecordBatch> = stream
-            .try_collect()
-            .await
-            .map_err(|e| StorageError::parquet(&path, e))?;
+        let selection = Some(RowSelection::from(selectors));
+        let batches = self
+            .read(&path, self.meta.samples_bytes, KIND_SAMPLES, selection)
+            .await?;
         let mut out: BTreeMap<u32, SeriesSamplesRead> = BTreeMap::new();
         for batch in &batches {
             let refs = column(batch, COL_SERIES_REF, &path)?.as_primitive::<UInt32Type>();

@@ -1,0 +1,204 @@
+//! Selecting series and their samples from the blocks of a snapshot.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt};
+use strata_storage::{BlockMeta, BlockReader, Labels, Snapshot, Store};
+
+use crate::error::QueryError;
+use crate::matcher::Matcher;
+
+/// Blocks read concurrently.
+const BLOCK_CONCURRENCY: usize = 8;
+
+/// What to select.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Every matcher must match.
+    pub matchers: Vec<Matcher>,
+    /// First timestamp wanted (ms, inclusive).
+    pub start: i64,
+    /// Last timestamp wanted (ms, inclusive).
+    pub end: i64,
+    /// Most samples the selection may load; exceeding it is [`QueryError::TooManySamples`].
+    pub max_samples: usize,
+}
+
+/// One selected series with its samples in time order (unique timestamps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectedSeries {
+    pub labels: Labels,
+    pub timestamps: Vec<i64>,
+    pub values: Vec<f64>,
+}
+
+struct Found {
+    labels: Labels,
+    timestamps: Vec<i64>,
+    values: Vec<f64>,
+}
+
+async fn select_in_block(
+    store: &Store,
+    meta: BlockMeta,
+    sel: &Selection,
+) -> Result<Vec<Found>, QueryError> {
+    let reader = BlockReader::new(store.clone(), meta);
+    let series = reader.series().await?;
+    let refs: Vec<u32> = series
+        .iter()
+        .filter(|s| s.min_time <= sel.end && s.max_time >= sel.start)
+        .filter(|s| sel.matchers.iter().all(|m| m.matches_labels(&s.labels)))
+        .map(|s| s.series_ref)
+        .collect();
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: usize = refs
+        .iter()
+        .map(|&r| series[r as usize].sample_count as usize)
+        .sum();
+    if wanted > sel.max_samples {
+        return Err(QueryError::TooManySamples {
+            limit: sel.max_samples,
+        });
+    }
+    let samples = reader.samples(&series, &refs).await?;
+    Ok(samples
+        .into_iter()
+        .map(|s| {
+            let lo = s.timestamps.partition_point(|&t| t < sel.start);
+            let hi = s.timestamps.partition_point(|&t| t <= sel.end);
+            Found {
+                labels: series[s.series_ref as usize].labels.clone(),
+                timestamps: s.timestamps[lo..hi].to_vec(),
+                values: s.values[lo..hi].to_vec(),
+            }
+        })
+        .filter(|f| !f.timestamps.is_empty())
+        .collect())
+}
+
+/// Selects the series matching `sel` from `snapshot`'s blocks, sorted by labels. Samples of a
+/// series found in several blocks are merged; where blocks overlap on a timestamp, the block
+/// committed later (larger id) wins.
+pub async fn select_series(
+    store: &Store,
+    snapshot: &Snapshot,
+    sel: &Selection,
+) -> Result<Vec<SelectedSeries>, QueryError> {
+    let mut blocks: Vec<BlockMeta> = snapshot
+        .blocks_overlapping(sel.start, sel.end)
+        .cloned()
+        .collect();
+    blocks.sort_by_key(|b| b.id);
+    let per_block: Vec<Vec<Found>> = futures::stream::iter(blocks)
+        .map(|meta| select_in_block(store, meta, sel))
+        .buffered(BLOCK_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut loaded = 0usize;
+    for found in per_block.into_iter().flatten() {
+        loaded += found.timestamps.len();
+        if loaded > sel.max_samples {
+            return Err(QueryError::TooManySamples {
+                limit: sel.max_samples,
+            });
+        }
+        merged
+            .entry(found.labels)
+            .or_default()
+            .extend(found.timestamps.into_iter().zip(found.values));
+    }
+    Ok(merged
+        .into_iter()
+        .map(|(labels, mut points)| {
+            // Stable sort keeps block order, so the later block's sample comes last and wins.
+            points.sort_by_key(|p| p.0);
+            let mut deduped: Vec<(i64, f64)> = Vec::with_capacity(points.len());
+            for p in points {
+                match deduped.last_mut() {
+                    Some(last) if last.0 == p.0 => *last = p,
+                    _ => deduped.push(p),
+                }
+            }
+            let (timestamps, values) = deduped.into_iter().unzip();
+            SelectedSeries {
+                labels,
+                timestamps,
+                values,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use strata_storage::{Manifest, SeriesSamples, Transaction, encode_block, upload_block};
+
+    use super::*;
+    use crate::matcher::MatchOp;
+
+    async fn commit(store: &Store, series: Vec<(&[(&str, &str)], Vec<i64>, Vec<f64>)>) {
+        let input = series
+            .into_iter()
+            .map(|(labels, timestamps, values)| SeriesSamples {
+                labels: Labels::from_pairs(labels.iter().copied()).unwrap(),
+                timestamps,
+                values,
+            })
+            .collect();
+        let block = encode_block(input).unwrap();
+        upload_block(store, &block).await.unwrap();
+        Manifest::new(store.clone(), "t")
+            .commit(Transaction::add(vec![block.meta], Instant::now()))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn selects_across_blocks_by_matchers_and_time() {
+        let store = Store::open("memory://").unwrap();
+        let a: &[(&str, &str)] = &[("__name__", "up"), ("job", "api")];
+        let b: &[(&str, &str)] = &[("__name__", "up"), ("job", "db")];
+        commit(
+            &store,
+            vec![
+                (a, vec![0, 10, 20], vec![1.0, 2.0, 3.0]),
+                (b, vec![0], vec![9.0]),
+            ],
+        )
+        .await;
+        commit(&store, vec![(a, vec![20, 30, 40], vec![30.0, 4.0, 5.0])]).await;
+        let snapshot = Manifest::new(store.clone(), "r").snapshot().await.unwrap();
+        let sel = Selection {
+            matchers: vec![
+                Matcher::new(MatchOp::Equal, "__name__", "up").unwrap(),
+                Matcher::new(MatchOp::Regex, "job", "a.*").unwrap(),
+            ],
+            start: 10,
+            end: 30,
+            max_samples: 100,
+        };
+        let got = select_series(&store, &snapshot, &sel).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].timestamps, vec![10, 20, 30]);
+        assert_eq!(
+            got[0].values,
+            vec![2.0, 30.0, 4.0],
+            "the later block wins at t=20"
+        );
+
+        let limited = Selection {
+            max_samples: 2,
+            ..sel
+        };
+        let err = select_series(&store, &snapshot, &limited)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, QueryError::TooManySamples { limit: 2 }));
+    }
+}

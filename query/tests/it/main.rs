@@ -1,0 +1,5 @@
+//! Query integration tests, one binary: the PromQL test-language parser over the shared corpus.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // failed set-up fails the test
+
+mod promqltest;
