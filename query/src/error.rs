@@ -2,7 +2,7 @@
 
 use strata_storage::StorageError;
 
-/// Errors of selection and evaluation.
+/// Errors of selection and evaluation. Messages follow Prometheus' where it has one.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// A matcher's regular expression does not compile.
@@ -12,9 +12,22 @@ pub enum QueryError {
         regex: String,
         reason: String,
     },
+    /// The query text does not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// The query is valid PromQL that this engine does not evaluate yet.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// A query would load more samples than allowed.
-    #[error("query processing would load too many samples into memory (limit {limit})")]
+    #[error("query processing would load too many samples into memory in query execution")]
     TooManySamples { limit: usize },
+    /// The query ran longer than its timeout.
+    #[error("query timed out in expression evaluation")]
+    Timeout,
+    /// A runtime error with Prometheus' wording (`vector cannot contain metrics with the same
+    /// labelset`, …).
+    #[error("{0}")]
+    Execution(String),
     /// Reading the store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

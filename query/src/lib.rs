@@ -4,12 +4,20 @@
 //! [`Snapshot`](strata_storage::Snapshot): only blocks whose time range overlaps are opened,
 //! each block's series file is matched, and only the matching series' rows of its samples file
 //! are read ([`select_series`]). Samples of one series from several blocks are merged in time
-//! order. The PromQL engine (plan nodes on DataFusion) consumes these series.
+//! order. The PromQL [`Engine`] parses a query with promql-parser, plans it as a DataFusion
+//! logical plan with one extension node per PromQL operator (selectors, range functions,
+//! aggregations, binary operators, functions), and executes it with DataFusion: every node
+//! collects its children's record batches (one row per series), evaluates over its steps and
+//! emits its own. The root's series become a Prometheus-typed [`QueryValue`].
 
+mod engine;
 mod error;
 mod matcher;
 mod select;
 
+pub use engine::{
+    Annotations, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue, RangeSeries,
+};
 pub use error::QueryError;
 pub use matcher::{MatchOp, Matcher};
 pub use select::{SelectedSeries, Selection, select_series};

@@ -1,0 +1,116 @@
+//! Per-query evaluation state shared by all plan nodes through DataFusion's session config.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use strata_storage::{Snapshot, Store};
+
+use crate::error::QueryError;
+
+/// Evaluation steps of a node: `start, start+step, …, end` (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Steps {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) step: i64,
+}
+
+impl Steps {
+    pub(crate) fn iter(self) -> impl Iterator<Item = i64> {
+        let step = self.step.max(1);
+        (0..)
+            .map(move |i| self.start + i * step)
+            .take_while(move |t| *t <= self.end)
+    }
+
+    pub(crate) fn len(self) -> usize {
+        ((self.end - self.start) / self.step.max(1) + 1).max(0) as usize
+    }
+}
+
+/// Warnings and infos collected during evaluation.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Annotations {
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+/// What every node can reach while evaluating one query.
+#[derive(Debug)]
+pub(crate) struct EvalContext {
+    pub(crate) store: Store,
+    pub(crate) snapshot: std::sync::Arc<Snapshot>,
+    pub(crate) max_samples: usize,
+    pub(crate) deadline: Instant,
+    loaded: AtomicUsize,
+    annotations: Mutex<Annotations>,
+}
+
+impl EvalContext {
+    pub(crate) fn new(
+        store: Store,
+        snapshot: std::sync::Arc<Snapshot>,
+        max_samples: usize,
+        deadline: Instant,
+    ) -> Self {
+        Self {
+            store,
+            snapshot,
+            max_samples,
+            deadline,
+            loaded: AtomicUsize::new(0),
+            annotations: Mutex::new(Annotations::default()),
+        }
+    }
+
+    /// Fails once the query's time is up.
+    pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
+        if Instant::now() > self.deadline {
+            Err(QueryError::Timeout)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Samples the query may still load.
+    pub(crate) fn remaining_samples(&self) -> usize {
+        self.max_samples
+            .saturating_sub(self.loaded.load(Ordering::Relaxed))
+    }
+
+    /// Accounts for `n` loaded (or produced) samples.
+    pub(crate) fn account(&self, n: usize) -> Result<(), QueryError> {
+        let total = self.loaded.fetch_add(n, Ordering::Relaxed) + n;
+        if total > self.max_samples {
+            Err(QueryError::TooManySamples {
+                limit: self.max_samples,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn warn(&self, msg: String) {
+        if let Ok(mut a) = self.annotations.lock()
+            && !a.warnings.contains(&msg)
+        {
+            a.warnings.push(msg);
+        }
+    }
+
+    pub(crate) fn info(&self, msg: String) {
+        if let Ok(mut a) = self.annotations.lock()
+            && !a.infos.contains(&msg)
+        {
+            a.infos.push(msg);
+        }
+    }
+
+    pub(crate) fn annotations(&self) -> Annotations {
+        self.annotations
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,318 @@
+//! The PromQL engine: parse (promql-parser) → plan (one DataFusion extension node per PromQL
+//! operator, see `ops/`) → execute with DataFusion → Prometheus-shaped results.
+
+mod context;
+mod node;
+mod ops;
+mod planner;
+mod value;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::execution::TaskContext;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_plan::displayable;
+use datafusion::prelude::SessionConfig;
+use strata_storage::{Labels, METRIC_NAME, Snapshot, Store};
+
+pub use context::Annotations;
+use context::{EvalContext, Steps};
+use node::{PromQueryPlanner, unwrap_error};
+use planner::{Kind, Planner};
+use value::Series;
+
+use crate::error::QueryError;
+
+/// Engine settings (Prometheus' defaults).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for a sample.
+    pub lookback: Duration,
+    /// Most samples one query may load or produce.
+    pub max_samples: usize,
+    /// Longest a query may run.
+    pub timeout: Duration,
+    /// Resolution of subqueries written without a step (`[5m:]`).
+    pub default_subquery_step: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            lookback: Duration::from_secs(300),
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One sample of an instant-vector result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstantSample {
+    pub labels: Labels,
+    pub t: i64,
+    pub v: f64,
+}
+
+/// One series of a matrix result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    pub labels: Labels,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// A query result, typed as Prometheus types it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryValue {
+    Scalar { t: i64, v: f64 },
+    String { t: i64, s: String },
+    Vector(Vec<InstantSample>),
+    Matrix(Vec<RangeSeries>),
+}
+
+/// A result and the annotations raised computing it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryOutput {
+    pub value: QueryValue,
+    pub annotations: Annotations,
+}
+
+/// Evaluates PromQL over a store's blocks.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    store: Store,
+    options: EngineOptions,
+}
+
+impl Engine {
+    /// An engine reading `store`.
+    pub fn new(store: Store, options: EngineOptions) -> Self {
+        Self { store, options }
+    }
+
+    fn planner(&self, start: i64, end: i64) -> Planner {
+        Planner {
+            lookback: self.options.lookback.as_millis() as i64,
+            default_subquery_step: (self.options.default_subquery_step.as_millis() as i64).max(1),
+            query_start: start,
+            query_end: end,
+        }
+    }
+
+    /// An instant query at `t` (ms).
+    pub async fn instant(
+        &self,
+        snapshot: Arc<Snapshot>,
+        query: &str,
+        t: i64,
+    ) -> Result<QueryOutput, QueryError> {
+        self.run(
+            snapshot,
+            query,
+            Steps {
+                start: t,
+                end: t,
+                step: 1,
+            },
+            true,
+        )
+        .await
+    }
+
+    /// A range query over `[start, end]` every `step` (ms).
+    pub async fn range(
+        &self,
+        snapshot: Arc<Snapshot>,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryOutput, QueryError> {
+        if step <= 0 {
+            return Err(QueryError::Parse(
+                "zero or negative query resolution step widths are not accepted".into(),
+            ));
+        }
+        if end < start {
+            return Err(QueryError::Parse(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        self.run(snapshot, query, Steps { start, end, step }, false)
+            .await
+    }
+
+    /// The physical plan of a query, as DataFusion prints it.
+    pub fn explain(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<String, QueryError> {
+        let expr = promql_parser::parser::parse(query).map_err(QueryError::Parse)?;
+        let planned = self.planner(start, end).plan(
+            &expr,
+            Steps {
+                start,
+                end,
+                step: step.max(1),
+            },
+        )?;
+        Ok(planned.plan.display_indent().to_string())
+    }
+
+    async fn run(
+        &self,
+        snapshot: Arc<Snapshot>,
+        query: &str,
+        steps: Steps,
+        instant: bool,
+    ) -> Result<QueryOutput, QueryError> {
+        let expr = promql_parser::parser::parse(query).map_err(QueryError::Parse)?;
+        let planned = self.planner(steps.start, steps.end).plan(&expr, steps)?;
+        if !instant && matches!(planned.kind, Kind::Matrix | Kind::String(_)) {
+            let t = if planned.kind == Kind::Matrix {
+                "range vector"
+            } else {
+                "string"
+            };
+            return Err(QueryError::Parse(format!(
+                "invalid expression type \"{t}\" for range query, must be Scalar or instant Vector"
+            )));
+        }
+        if let Kind::String(s) = &planned.kind {
+            return Ok(QueryOutput {
+                value: QueryValue::String {
+                    t: steps.start,
+                    s: s.clone(),
+                },
+                annotations: Annotations::default(),
+            });
+        }
+        let deadline = Instant::now() + self.options.timeout;
+        let ctx = Arc::new(EvalContext::new(
+            self.store.clone(),
+            snapshot,
+            self.options.max_samples,
+            deadline,
+        ));
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_extension(ctx.clone());
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_query_planner(Arc::new(PromQueryPlanner))
+            .build();
+        let physical = state
+            .create_physical_plan(&planned.plan)
+            .await
+            .map_err(unwrap_error)?;
+        tracing::debug!(plan = %displayable(physical.as_ref()).indent(true), "promql plan");
+        let task = Arc::new(TaskContext::from(&state));
+        let run = datafusion::physical_plan::collect(physical, task);
+        let batches = match tokio::time::timeout(self.options.timeout, run).await {
+            Ok(r) => r.map_err(unwrap_error)?,
+            Err(_) => return Err(QueryError::Timeout),
+        };
+        let series = value::decode(&batches).map_err(unwrap_error)?;
+        let value = finish(series, &planned.kind, planned.ordered, steps, instant)?;
+        Ok(QueryOutput {
+            value,
+            annotations: ctx.annotations(),
+        })
+    }
+}
+
+/// Drops names marked for removal, rejects duplicate label sets, and shapes the result.
+fn finish(
+    series: Vec<Series>,
+    kind: &Kind,
+    ordered: bool,
+    steps: Steps,
+    instant: bool,
+) -> Result<QueryValue, QueryError> {
+    if *kind == Kind::Scalar {
+        let s = series.into_iter().next();
+        if instant {
+            let v = s
+                .and_then(|s| s.values.first().copied())
+                .unwrap_or(f64::NAN);
+            return Ok(QueryValue::Scalar { t: steps.start, v });
+        }
+        let points = s
+            .map(|s| s.timestamps.into_iter().zip(s.values).collect())
+            .unwrap_or_default();
+        return Ok(QueryValue::Matrix(vec![RangeSeries {
+            labels: Labels::default(),
+            points,
+        }]));
+    }
+    let cleaned: Vec<Series> = series
+        .into_iter()
+        .filter(|s| !s.timestamps.is_empty())
+        .map(|mut s| {
+            if s.drop_name {
+                let pairs = s
+                    .labels
+                    .iter()
+                    .filter(|l| l.name != METRIC_NAME)
+                    .map(|l| (l.name.clone(), l.value.clone()));
+                s.labels = Labels::from_pairs(pairs).unwrap_or_default();
+            }
+            s
+        })
+        .collect();
+    if *kind == Kind::Matrix {
+        let mut out: Vec<RangeSeries> = cleaned
+            .into_iter()
+            .map(|s| RangeSeries {
+                labels: s.labels,
+                points: s.timestamps.into_iter().zip(s.values).collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        return Ok(QueryValue::Matrix(out));
+    }
+    // Series that became identical must not overlap in time.
+    let mut merged: BTreeMap<Labels, BTreeMap<i64, f64>> = BTreeMap::new();
+    let mut order: Vec<Labels> = Vec::new();
+    for s in cleaned {
+        let points = merged.entry(s.labels.clone()).or_insert_with(|| {
+            order.push(s.labels.clone());
+            BTreeMap::new()
+        });
+        for (t, v) in s.timestamps.into_iter().zip(s.values) {
+            if points.insert(t, v).is_some() {
+                return Err(QueryError::Execution(
+                    "vector cannot contain metrics with the same labelset".into(),
+                ));
+            }
+        }
+    }
+    if instant {
+        if !ordered {
+            order.sort();
+        }
+        let samples = order
+            .into_iter()
+            .filter_map(|l| {
+                let (t, v) = merged.get(&l)?.iter().next().map(|(t, v)| (*t, *v))?;
+                Some(InstantSample { labels: l, t, v })
+            })
+            .collect();
+        return Ok(QueryValue::Vector(samples));
+    }
+    Ok(QueryValue::Matrix(
+        merged
+            .into_iter()
+            .map(|(labels, points)| RangeSeries {
+                labels,
+                points: points.into_iter().collect(),
+            })
+            .collect(),
+    ))
+}

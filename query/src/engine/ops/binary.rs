@@ -1,0 +1,368 @@
+//! Binary operators: arithmetic, comparison (with and without `bool`), and set operators,
+//! between scalars and vectors, with `on`/`ignoring` and `group_left`/`group_right` matching.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use strata_storage::{Labels, METRIC_NAME};
+
+use crate::engine::context::{EvalContext, Steps};
+use crate::engine::node::PromOp;
+use crate::engine::value::Series;
+use crate::error::QueryError;
+
+/// The binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Atan2,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    And,
+    Or,
+    Unless,
+}
+
+impl BinOp {
+    pub(crate) fn from_token(t: &str) -> Option<Self> {
+        Some(match t {
+            "+" => Self::Add,
+            "-" => Self::Sub,
+            "*" => Self::Mul,
+            "/" => Self::Div,
+            "%" => Self::Mod,
+            "^" => Self::Pow,
+            "atan2" => Self::Atan2,
+            "==" => Self::Eq,
+            "!=" => Self::Ne,
+            ">" => Self::Gt,
+            "<" => Self::Lt,
+            ">=" => Self::Ge,
+            "<=" => Self::Le,
+            "and" => Self::And,
+            "or" => Self::Or,
+            "unless" => Self::Unless,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            Self::Eq | Self::Ne | Self::Gt | Self::Lt | Self::Ge | Self::Le
+        )
+    }
+
+    pub(crate) fn is_set(self) -> bool {
+        matches!(self, Self::And | Self::Or | Self::Unless)
+    }
+
+    /// `(value, keep)` for two operands (`keep` only matters for comparisons).
+    pub(crate) fn apply(self, l: f64, r: f64) -> (f64, bool) {
+        match self {
+            Self::Add => (l + r, true),
+            Self::Sub => (l - r, true),
+            Self::Mul => (l * r, true),
+            Self::Div => (l / r, true),
+            Self::Mod => (l % r, true),
+            Self::Pow => (l.powf(r), true),
+            Self::Atan2 => (l.atan2(r), true),
+            Self::Eq => (l, l == r),
+            Self::Ne => (l, l != r),
+            Self::Gt => (l, l > r),
+            Self::Lt => (l, l < r),
+            Self::Ge => (l, l >= r),
+            Self::Le => (l, l <= r),
+            Self::And | Self::Or | Self::Unless => (l, true),
+        }
+    }
+}
+
+/// How vectors are matched.
+#[derive(Debug, Clone)]
+pub(crate) enum Cardinality {
+    OneToOne,
+    ManyToOne(Vec<String>),
+    OneToMany(Vec<String>),
+    ManyToMany,
+}
+
+/// A binary operation. Scalars are series without labels with a point per step.
+#[derive(Debug)]
+pub(crate) struct Binary {
+    pub(crate) op: BinOp,
+    pub(crate) lhs_scalar: bool,
+    pub(crate) rhs_scalar: bool,
+    pub(crate) return_bool: bool,
+    /// `Some((true, labels))` for `on(labels)`, `Some((false, labels))` for `ignoring(labels)`.
+    pub(crate) matching: Option<(bool, Vec<String>)>,
+    pub(crate) card: Cardinality,
+    pub(crate) steps: Steps,
+}
+
+impl Binary {
+    fn signature(&self, labels: &Labels) -> Vec<(String, String)> {
+        labels
+            .iter()
+            .filter(|l| match &self.matching {
+                Some((true, on)) => on.contains(&l.name),
+                Some((false, ignoring)) => l.name != METRIC_NAME && !ignoring.contains(&l.name),
+                None => l.name != METRIC_NAME,
+            })
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect()
+    }
+
+    fn drops_name(&self) -> bool {
+        !self.op.is_comparison() || self.return_bool
+    }
+
+    fn scalar_vector(&self, scalar: &Series, vector: Vec<Series>, swap: bool) -> Vec<Series> {
+        let mut out = Vec::new();
+        for s in vector {
+            let mut r = Series::new(s.labels.clone());
+            r.drop_name = s.drop_name || self.drops_name();
+            for (&t, &v) in s.timestamps.iter().zip(&s.values) {
+                let Some(sv) = scalar.at(t) else { continue };
+                let (l, rr) = if swap { (sv, v) } else { (v, sv) };
+                let (mut value, keep) = self.op.apply(l, rr);
+                if self.op.is_comparison() && swap {
+                    value = v;
+                }
+                if self.return_bool {
+                    value = if keep { 1.0 } else { 0.0 };
+                } else if !keep {
+                    continue;
+                }
+                r.push(t, value);
+            }
+            if !r.timestamps.is_empty() {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    fn result_labels(&self, lhs: &Labels, rhs: &Labels) -> Labels {
+        let mut pairs: Vec<(String, String)> = lhs
+            .iter()
+            .filter(|l| match (&self.card, &self.matching) {
+                (Cardinality::OneToOne, Some((true, on))) => on.contains(&l.name),
+                (Cardinality::OneToOne, Some((false, ignoring))) => !ignoring.contains(&l.name),
+                _ => true,
+            })
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
+        let include = match &self.card {
+            Cardinality::ManyToOne(l) | Cardinality::OneToMany(l) => l.as_slice(),
+            _ => &[],
+        };
+        for name in include {
+            pairs.retain(|(n, _)| n != name);
+            if let Some(v) = rhs.get(name) {
+                pairs.push((name.clone(), v.to_string()));
+            }
+        }
+        Labels::from_pairs(pairs).unwrap_or_default()
+    }
+
+    fn vector_vector(&self, lhs: Vec<Series>, rhs: Vec<Series>) -> Result<Vec<Series>, QueryError> {
+        if self.op.is_set() {
+            return Ok(self.set_op(lhs, rhs));
+        }
+        // group_right: swap sides so that the "many" side is always on the left.
+        let swapped = matches!(self.card, Cardinality::OneToMany(_));
+        let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+        let many_sigs: Vec<_> = many.iter().map(|s| self.signature(&s.labels)).collect();
+        let one_sigs: Vec<_> = one.iter().map(|s| self.signature(&s.labels)).collect();
+        let mut out: HashMap<Labels, Series> = HashMap::new();
+        let mut order: Vec<Labels> = Vec::new();
+        for t in self.steps.iter() {
+            let mut one_at: HashMap<&Vec<(String, String)>, usize> = HashMap::new();
+            for (j, s) in one.iter().enumerate() {
+                if s.at(t).is_some() && one_at.insert(&one_sigs[j], j).is_some() {
+                    let side = if swapped { "left" } else { "right" };
+                    return Err(QueryError::Execution(format!(
+                        "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                        sig_string(&one_sigs[j]),
+                        one[one_at[&one_sigs[j]]].labels,
+                        s.labels
+                    )));
+                }
+            }
+            let mut seen_many: HashMap<&Vec<(String, String)>, usize> = HashMap::new();
+            let mut produced: HashMap<Labels, ()> = HashMap::new();
+            for (i, s) in many.iter().enumerate() {
+                let Some(v) = s.at(t) else { continue };
+                let Some(&j) = one_at.get(&many_sigs[i]) else {
+                    continue;
+                };
+                if matches!(self.card, Cardinality::OneToOne)
+                    && seen_many.insert(&many_sigs[i], i).is_some()
+                {
+                    return Err(QueryError::Execution(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                    ));
+                }
+                let ov = one[j].at(t).unwrap_or(f64::NAN);
+                let (l, r) = if swapped { (ov, v) } else { (v, ov) };
+                let (mut value, keep) = self.op.apply(l, r);
+                if self.return_bool {
+                    value = if keep { 1.0 } else { 0.0 };
+                } else if !keep {
+                    continue;
+                }
+                let labels = self.result_labels(&s.labels, &one[j].labels);
+                if produced.insert(labels.clone(), ()).is_some() {
+                    return Err(QueryError::Execution(
+                        "multiple matches for labels: grouping labels must ensure unique matches"
+                            .into(),
+                    ));
+                }
+                let entry = out.entry(labels.clone()).or_insert_with(|| {
+                    order.push(labels.clone());
+                    let mut r = Series::new(labels);
+                    r.drop_name = self.drops_name() || s.drop_name;
+                    r
+                });
+                entry.push(t, value);
+            }
+        }
+        Ok(order.into_iter().filter_map(|l| out.remove(&l)).collect())
+    }
+
+    fn set_op(&self, lhs: Vec<Series>, rhs: Vec<Series>) -> Vec<Series> {
+        let rhs_sigs: Vec<_> = rhs.iter().map(|s| self.signature(&s.labels)).collect();
+        let lhs_sigs: Vec<_> = lhs.iter().map(|s| self.signature(&s.labels)).collect();
+        let present = |sigs: &[Vec<(String, String)>],
+                       series: &[Series],
+                       t: i64|
+         -> std::collections::HashSet<Vec<(String, String)>> {
+            series
+                .iter()
+                .zip(sigs)
+                .filter(|(s, _)| s.at(t).is_some())
+                .map(|(_, sig)| sig.clone())
+                .collect()
+        };
+        let mut left: Vec<Series> = lhs
+            .iter()
+            .map(|s| Series {
+                timestamps: vec![],
+                values: vec![],
+                ..s.clone()
+            })
+            .collect();
+        let mut right: Vec<Series> = rhs
+            .iter()
+            .map(|s| Series {
+                timestamps: vec![],
+                values: vec![],
+                ..s.clone()
+            })
+            .collect();
+        for t in self.steps.iter() {
+            let rset = present(&rhs_sigs, &rhs, t);
+            let lset = present(&lhs_sigs, &lhs, t);
+            for (i, s) in lhs.iter().enumerate() {
+                let Some(v) = s.at(t) else { continue };
+                let keep = match self.op {
+                    BinOp::And => rset.contains(&lhs_sigs[i]),
+                    BinOp::Unless => !rset.contains(&lhs_sigs[i]),
+                    _ => true,
+                };
+                if keep {
+                    left[i].push(t, v);
+                }
+            }
+            if self.op == BinOp::Or {
+                for (j, s) in rhs.iter().enumerate() {
+                    if let Some(v) = s.at(t)
+                        && !lset.contains(&rhs_sigs[j])
+                    {
+                        right[j].push(t, v);
+                    }
+                }
+            }
+        }
+        left.extend(right);
+        left.retain(|s| !s.timestamps.is_empty());
+        left
+    }
+}
+
+fn sig_string(sig: &[(String, String)]) -> String {
+    Labels::from_pairs(sig.iter().cloned())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[async_trait]
+impl PromOp for Binary {
+    fn name(&self) -> &'static str {
+        "Binary"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{:?}{} matching={:?} card={:?} steps={:?}",
+            self.op,
+            if self.return_bool { " bool" } else { "" },
+            self.matching,
+            self.card,
+            self.steps
+        )
+    }
+
+    async fn evaluate(
+        &self,
+        ctx: &EvalContext,
+        inputs: Vec<Vec<Series>>,
+    ) -> Result<Vec<Series>, QueryError> {
+        let mut it = inputs.into_iter();
+        let lhs = it.next().unwrap_or_default();
+        let rhs = it.next().unwrap_or_default();
+        let out = match (self.lhs_scalar, self.rhs_scalar) {
+            (true, true) => {
+                let (l, r) = (lhs.into_iter().next(), rhs.into_iter().next());
+                let mut s = Series::new(Labels::default());
+                if let (Some(l), Some(r)) = (l, r) {
+                    for t in self.steps.iter() {
+                        if let (Some(a), Some(b)) = (l.at(t), r.at(t)) {
+                            let (v, keep) = self.op.apply(a, b);
+                            s.push(
+                                t,
+                                if self.op.is_comparison() {
+                                    f64::from(u8::from(keep))
+                                } else {
+                                    v
+                                },
+                            );
+                        }
+                    }
+                }
+                vec![s]
+            }
+            (true, false) => match lhs.first() {
+                Some(scalar) => self.scalar_vector(scalar, rhs, true),
+                None => Vec::new(),
+            },
+            (false, true) => match rhs.first() {
+                Some(scalar) => self.scalar_vector(scalar, lhs, false),
+                None => Vec::new(),
+            },
+            (false, false) => self.vector_vector(lhs, rhs)?,
+        };
+        ctx.account(out.iter().map(|s| s.timestamps.len()).sum())?;
+        Ok(out)
+    }
+}

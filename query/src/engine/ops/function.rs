@@ -1,0 +1,402 @@
+//! Functions over instant vectors and scalars: math, clamping, rounding, dates, label
+//! manipulation, sorting, `vector`/`scalar`/`absent`.
+
+use async_trait::async_trait;
+use regex::Regex;
+use strata_storage::{Labels, METRIC_NAME};
+
+use crate::engine::context::{EvalContext, Steps};
+use crate::engine::node::PromOp;
+use crate::engine::value::Series;
+use crate::error::QueryError;
+
+/// The instant functions.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Func {
+    /// Element-wise math (`abs`, `ln`, `sin`, …), dropping the metric name.
+    Math(&'static str),
+    Round,
+    Clamp,
+    ClampMin,
+    ClampMax,
+    /// Date functions on values (seconds since the epoch); without an argument, on `time()`.
+    Date(&'static str),
+    /// `timestamp(v)` for a non-selector argument: the evaluation time.
+    Timestamp,
+    LabelReplace {
+        dst: String,
+        replacement: String,
+        src: String,
+        regex: String,
+    },
+    LabelJoin {
+        dst: String,
+        sep: String,
+        src: Vec<String>,
+    },
+    Sort {
+        desc: bool,
+    },
+    SortByLabel {
+        desc: bool,
+        labels: Vec<String>,
+    },
+    Vector,
+    Scalar,
+    /// `absent(v)` / `absent_over_time(…)`: 1 with these labels where the input is empty.
+    Absent(Labels),
+}
+
+const MATH: [&str; 22] = [
+    "abs", "ceil", "floor", "exp", "ln", "log2", "log10", "sqrt", "sgn", "sin", "cos", "tan",
+    "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "deg",
+];
+const DATES: [&str; 8] = [
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "hour",
+    "minute",
+    "month",
+    "year",
+];
+
+impl Func {
+    /// Element-wise functions by name.
+    pub(crate) fn simple(name: &str) -> Option<Self> {
+        if name == "rad" {
+            return Some(Self::Math("rad"));
+        }
+        if let Some(m) = MATH.iter().find(|m| **m == name) {
+            return Some(Self::Math(m));
+        }
+        DATES.iter().find(|d| **d == name).map(|d| Self::Date(d))
+    }
+}
+
+fn math(name: &str, v: f64) -> f64 {
+    match name {
+        "abs" => v.abs(),
+        "ceil" => v.ceil(),
+        "floor" => v.floor(),
+        "exp" => v.exp(),
+        "ln" => v.ln(),
+        "log2" => v.log2(),
+        "log10" => v.log10(),
+        "sqrt" => v.sqrt(),
+        "sgn" => {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else {
+                v
+            }
+        }
+        "sin" => v.sin(),
+        "cos" => v.cos(),
+        "tan" => v.tan(),
+        "asin" => v.asin(),
+        "acos" => v.acos(),
+        "atan" => v.atan(),
+        "sinh" => v.sinh(),
+        "cosh" => v.cosh(),
+        "tanh" => v.tanh(),
+        "asinh" => v.asinh(),
+        "acosh" => v.acosh(),
+        "atanh" => v.atanh(),
+        "deg" => v.to_degrees(),
+        "rad" => v.to_radians(),
+        _ => f64::NAN,
+    }
+}
+
+/// Days since 1970-01-01 → (year, month 1–12, day 1–31) (Howard Hinnant's civil_from_days).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn date(name: &str, seconds: f64) -> f64 {
+    if !seconds.is_finite() {
+        return f64::NAN;
+    }
+    let secs = seconds as i64;
+    let days = secs.div_euclid(86_400);
+    let in_day = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    const CUMULATIVE: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let days_in_month = [
+        31,
+        if is_leap(y) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    match name {
+        "day_of_month" => f64::from(d),
+        "day_of_week" => (days + 4).rem_euclid(7) as f64,
+        "day_of_year" => f64::from(CUMULATIVE[m as usize - 1] + d + u32::from(m > 2 && is_leap(y))),
+        "days_in_month" => f64::from(days_in_month[m as usize - 1]),
+        "hour" => (in_day / 3600) as f64,
+        "minute" => (in_day % 3600 / 60) as f64,
+        "month" => f64::from(m),
+        "year" => y as f64,
+        _ => f64::NAN,
+    }
+}
+
+/// An instant function. Numeric parameters (`round`'s precision, `clamp`'s bounds) are
+/// literals in `params`; the vector argument, if any, is the only input.
+#[derive(Debug)]
+pub(crate) struct InstantFunction {
+    pub(crate) func: Func,
+    pub(crate) params: Vec<f64>,
+    pub(crate) steps: Steps,
+}
+
+fn map_values(series: Vec<Series>, drop_name: bool, f: impl Fn(f64) -> f64) -> Vec<Series> {
+    series
+        .into_iter()
+        .map(|mut s| {
+            s.values.iter_mut().for_each(|v| *v = f(*v));
+            s.drop_name |= drop_name;
+            s
+        })
+        .collect()
+}
+
+fn value_order(a: f64, b: f64, desc: bool) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ if desc => b.total_cmp(&a),
+        _ => a.total_cmp(&b),
+    }
+}
+
+#[async_trait]
+impl PromOp for InstantFunction {
+    fn name(&self) -> &'static str {
+        "InstantFunction"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{:?} params={:?} steps={:?}",
+            self.func, self.params, self.steps
+        )
+    }
+
+    async fn evaluate(
+        &self,
+        ctx: &EvalContext,
+        inputs: Vec<Vec<Series>>,
+    ) -> Result<Vec<Series>, QueryError> {
+        let input = inputs.into_iter().next().unwrap_or_default();
+        if matches!(self.func, Func::Sort { .. } | Func::SortByLabel { .. }) && self.steps.len() > 1
+        {
+            ctx.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
+        }
+        let p = |i: usize| self.params.get(i).copied().unwrap_or(f64::NAN);
+        Ok(match &self.func {
+            Func::Math(name) => map_values(input, true, |v| math(name, v)),
+            Func::Date(name) => map_values(input, true, |v| date(name, v)),
+            Func::Timestamp => input
+                .into_iter()
+                .map(|mut s| {
+                    s.values = s.timestamps.iter().map(|t| *t as f64 / 1000.0).collect();
+                    s.drop_name = true;
+                    s
+                })
+                .collect(),
+            Func::Round => {
+                let inverse = 1.0 / self.params.first().copied().unwrap_or(1.0);
+                map_values(input, true, |v| (v * inverse + 0.5).floor() / inverse)
+            }
+            Func::Clamp => {
+                let (lo, hi) = (p(0), p(1));
+                if hi < lo {
+                    return Ok(Vec::new());
+                }
+                map_values(input, true, |v| go_max(lo, go_min(hi, v)))
+            }
+            Func::ClampMin => {
+                let lo = p(0);
+                map_values(input, true, |v| go_max(lo, v))
+            }
+            Func::ClampMax => {
+                let hi = p(0);
+                map_values(input, true, |v| go_min(hi, v))
+            }
+            Func::LabelReplace {
+                dst,
+                replacement,
+                src,
+                regex,
+            } => {
+                let re = Regex::new(&format!("^(?s:{regex})$")).map_err(|e| {
+                    QueryError::Execution(format!(
+                        "invalid regular expression in label_replace(): {e}"
+                    ))
+                })?;
+                if dst.is_empty() {
+                    return Err(QueryError::Execution(format!(
+                        "invalid destination label name in label_replace(): {dst}"
+                    )));
+                }
+                input
+                    .into_iter()
+                    .map(|mut s| {
+                        let value = s.labels.get(src).unwrap_or_default().to_string();
+                        if let Some(caps) = re.captures(&value) {
+                            let mut out = String::new();
+                            caps.expand(replacement, &mut out);
+                            s.labels = set_label(&s.labels, dst, &out);
+                            if dst == METRIC_NAME {
+                                s.drop_name = false;
+                            }
+                        }
+                        s
+                    })
+                    .collect()
+            }
+            Func::LabelJoin { dst, sep, src } => input
+                .into_iter()
+                .map(|mut s| {
+                    let joined: Vec<&str> = src
+                        .iter()
+                        .map(|l| s.labels.get(l).unwrap_or_default())
+                        .collect();
+                    s.labels = set_label(&s.labels, dst, &joined.join(sep));
+                    if dst == METRIC_NAME {
+                        s.drop_name = false;
+                    }
+                    s
+                })
+                .collect(),
+            Func::Sort { desc } => {
+                let mut input = input;
+                let first = |s: &Series| s.values.first().copied().unwrap_or(f64::NAN);
+                input.sort_by(|a, b| value_order(first(a), first(b), *desc));
+                input
+            }
+            Func::SortByLabel { desc, labels } => {
+                let mut input = input;
+                input.sort_by(|a, b| {
+                    let key = |s: &Series| -> Vec<String> {
+                        labels
+                            .iter()
+                            .map(|l| s.labels.get(l).unwrap_or_default().to_string())
+                            .collect()
+                    };
+                    let o = key(a).cmp(&key(b)).then_with(|| a.labels.cmp(&b.labels));
+                    if *desc { o.reverse() } else { o }
+                });
+                input
+            }
+            Func::Vector => input
+                .into_iter()
+                .map(|mut s| {
+                    s.labels = Labels::default();
+                    s
+                })
+                .collect(),
+            Func::Scalar => {
+                let mut out = Series::new(Labels::default());
+                for t in self.steps.iter() {
+                    let present: Vec<f64> = input.iter().filter_map(|s| s.at(t)).collect();
+                    out.push(
+                        t,
+                        if present.len() == 1 {
+                            present[0]
+                        } else {
+                            f64::NAN
+                        },
+                    );
+                }
+                vec![out]
+            }
+            Func::Absent(labels) => {
+                let mut out = Series::new(labels.clone());
+                for t in self.steps.iter() {
+                    if input.iter().all(|s| s.at(t).is_none()) {
+                        out.push(t, 1.0);
+                    }
+                }
+                if out.timestamps.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![out]
+                }
+            }
+        })
+    }
+}
+
+/// Go's `math.Max`: NaN wins.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: NaN wins.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
+    let pairs = labels
+        .iter()
+        .filter(|l| l.name != name)
+        .map(|l| (l.name.clone(), l.value.clone()))
+        .chain(std::iter::once((name.to_string(), value.to_string())));
+    Labels::from_pairs(pairs).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        // 2024-02-29T13:45:00Z is 1709214300.
+        let t = 1_709_214_300.0;
+        assert_eq!(date("year", t), 2024.0);
+        assert_eq!(date("month", t), 2.0);
+        assert_eq!(date("day_of_month", t), 29.0);
+        assert_eq!(date("days_in_month", t), 29.0);
+        assert_eq!(date("day_of_year", t), 60.0);
+        assert_eq!(date("day_of_week", t), 4.0);
+        assert_eq!(date("hour", t), 13.0);
+        assert_eq!(date("minute", t), 45.0);
+        assert_eq!(date("year", -1.0), 1969.0);
+    }
+}

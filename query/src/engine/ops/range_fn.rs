@@ -1,0 +1,422 @@
+//! Functions over range vectors (`rate(m[5m])`, `avg_over_time(…)`, …), windowing raw points
+//! per step with Prometheus 3's left-open windows `(t − range, t]`.
+
+use async_trait::async_trait;
+
+use super::aggregate::quantile;
+use super::kahan_inc;
+use super::selector::TimeShift;
+use crate::engine::context::{EvalContext, Steps};
+use crate::engine::node::PromOp;
+use crate::engine::value::Series;
+use crate::error::QueryError;
+
+/// The range functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Changes,
+    Resets,
+    Deriv,
+    PredictLinear,
+    AvgOverTime,
+    SumOverTime,
+    CountOverTime,
+    MinOverTime,
+    MaxOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    LastOverTime,
+    FirstOverTime,
+    PresentOverTime,
+    QuantileOverTime,
+    MadOverTime,
+    DoubleExponentialSmoothing,
+    /// An instant query of a bare range vector or subquery: the window's points themselves.
+    Window,
+}
+
+impl RangeFn {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "rate" => Self::Rate,
+            "increase" => Self::Increase,
+            "delta" => Self::Delta,
+            "irate" => Self::Irate,
+            "idelta" => Self::Idelta,
+            "changes" => Self::Changes,
+            "resets" => Self::Resets,
+            "deriv" => Self::Deriv,
+            "predict_linear" => Self::PredictLinear,
+            "avg_over_time" => Self::AvgOverTime,
+            "sum_over_time" => Self::SumOverTime,
+            "count_over_time" => Self::CountOverTime,
+            "min_over_time" => Self::MinOverTime,
+            "max_over_time" => Self::MaxOverTime,
+            "stddev_over_time" => Self::StddevOverTime,
+            "stdvar_over_time" => Self::StdvarOverTime,
+            "last_over_time" => Self::LastOverTime,
+            "first_over_time" => Self::FirstOverTime,
+            "present_over_time" => Self::PresentOverTime,
+            "quantile_over_time" => Self::QuantileOverTime,
+            "mad_over_time" => Self::MadOverTime,
+            "double_exponential_smoothing" | "holt_winters" => Self::DoubleExponentialSmoothing,
+            _ => return None,
+        })
+    }
+
+    fn keeps_name(self) -> bool {
+        matches!(
+            self,
+            Self::LastOverTime | Self::FirstOverTime | Self::Window
+        )
+    }
+}
+
+/// A range function over a child producing raw points.
+#[derive(Debug)]
+pub(crate) struct RangeFunction {
+    pub(crate) func: RangeFn,
+    pub(crate) range: i64,
+    pub(crate) shift: TimeShift,
+    pub(crate) steps: Steps,
+    /// Scalar parameters (`quantile_over_time`'s φ, `predict_linear`'s t, smoothing factors).
+    pub(crate) params: Vec<f64>,
+}
+
+#[async_trait]
+impl PromOp for RangeFunction {
+    fn name(&self) -> &'static str {
+        "RangeFunction"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{:?} range={}ms offset={}ms at={:?} params={:?} steps={:?}",
+            self.func, self.range, self.shift.offset, self.shift.at, self.params, self.steps
+        )
+    }
+
+    async fn evaluate(
+        &self,
+        ctx: &EvalContext,
+        inputs: Vec<Vec<Series>>,
+    ) -> Result<Vec<Series>, QueryError> {
+        let raw = inputs.into_iter().next().unwrap_or_default();
+        if self.func == RangeFn::DoubleExponentialSmoothing {
+            let sf = self.params.first().copied().unwrap_or(f64::NAN);
+            let tf = self.params.get(1).copied().unwrap_or(f64::NAN);
+            if !(sf > 0.0 && sf < 1.0) {
+                return Err(QueryError::Execution(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
+                )));
+            }
+            if !(tf > 0.0 && tf < 1.0) {
+                return Err(QueryError::Execution(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf}"
+                )));
+            }
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        for s in raw {
+            if self.func == RangeFn::Window {
+                out.push(self.window(&s));
+                continue;
+            }
+            if matches!(self.func, RangeFn::Rate | RangeFn::Increase)
+                && let Some(name) = s.labels.metric_name()
+                && !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|suffix| name.ends_with(suffix))
+            {
+                ctx.info(format!(
+                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+                ));
+            }
+            let mut series = Series::new(s.labels.clone());
+            series.drop_name = s.drop_name || !self.func.keeps_name();
+            for t in self.steps.iter() {
+                let end = self.shift.eval_time(t);
+                let lo = s.timestamps.partition_point(|&ts| ts <= end - self.range);
+                let hi = s.timestamps.partition_point(|&ts| ts <= end);
+                if lo >= hi {
+                    continue;
+                }
+                let (ts, vs) = (&s.timestamps[lo..hi], &s.values[lo..hi]);
+                if let Some(v) = self.apply(ts, vs, end) {
+                    series.push(t, v);
+                }
+            }
+            if !series.timestamps.is_empty() {
+                ctx.account(series.timestamps.len())?;
+                out.push(series);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl RangeFunction {
+    /// The points of the window at the (single) evaluation step.
+    fn window(&self, s: &Series) -> Series {
+        let end = self.shift.eval_time(self.steps.end);
+        let lo = s.timestamps.partition_point(|&ts| ts <= end - self.range);
+        let hi = s.timestamps.partition_point(|&ts| ts <= end);
+        Series {
+            labels: s.labels.clone(),
+            drop_name: s.drop_name,
+            timestamps: s.timestamps[lo..hi].to_vec(),
+            values: s.values[lo..hi].to_vec(),
+        }
+    }
+
+    fn apply(&self, ts: &[i64], vs: &[f64], end: i64) -> Option<f64> {
+        let n = vs.len();
+        match self.func {
+            RangeFn::Rate | RangeFn::Increase | RangeFn::Delta => {
+                let counter = self.func != RangeFn::Delta;
+                extrapolated_rate(
+                    ts,
+                    vs,
+                    end - self.range,
+                    end,
+                    counter,
+                    self.func == RangeFn::Rate,
+                    self.range,
+                )
+            }
+            RangeFn::Irate | RangeFn::Idelta => {
+                if n < 2 {
+                    return None;
+                }
+                let (prev, last) = (vs[n - 2], vs[n - 1]);
+                let mut result = last - prev;
+                if self.func == RangeFn::Irate && last < prev {
+                    result = last;
+                }
+                let interval = ts[n - 1] - ts[n - 2];
+                if interval == 0 {
+                    return None;
+                }
+                if self.func == RangeFn::Irate {
+                    result /= interval as f64 / 1000.0;
+                }
+                Some(result)
+            }
+            RangeFn::Changes => Some(
+                vs.windows(2)
+                    .filter(|w| !(w[0] == w[1] || (w[0].is_nan() && w[1].is_nan())))
+                    .count() as f64,
+            ),
+            RangeFn::Resets => Some(vs.windows(2).filter(|w| w[1] < w[0]).count() as f64),
+            RangeFn::Deriv => {
+                if n < 2 {
+                    return None;
+                }
+                Some(linear_regression(ts, vs, ts[0]).0)
+            }
+            RangeFn::PredictLinear => {
+                if n < 2 {
+                    return None;
+                }
+                let (slope, intercept) = linear_regression(ts, vs, end + self.shift.offset);
+                Some(intercept + slope * self.params.first().copied().unwrap_or(0.0))
+            }
+            RangeFn::AvgOverTime => Some(mean(vs)),
+            RangeFn::SumOverTime => {
+                let (sum, c) = vs.iter().fold((0.0, 0.0), |(s, c), v| kahan_inc(*v, s, c));
+                Some(sum + c)
+            }
+            RangeFn::CountOverTime => Some(n as f64),
+            RangeFn::MinOverTime => Some(
+                vs.iter()
+                    .fold(vs[0], |m, &v| if v < m || m.is_nan() { v } else { m }),
+            ),
+            RangeFn::MaxOverTime => Some(
+                vs.iter()
+                    .fold(vs[0], |m, &v| if v > m || m.is_nan() { v } else { m }),
+            ),
+            RangeFn::StddevOverTime => Some(variance(vs).sqrt()),
+            RangeFn::StdvarOverTime => Some(variance(vs)),
+            RangeFn::LastOverTime => vs.last().copied(),
+            RangeFn::FirstOverTime => vs.first().copied(),
+            RangeFn::PresentOverTime => Some(1.0),
+            RangeFn::QuantileOverTime => Some(quantile(
+                self.params.first().copied().unwrap_or(f64::NAN),
+                vs.to_vec(),
+            )),
+            RangeFn::MadOverTime => {
+                let median = quantile(0.5, vs.to_vec());
+                Some(quantile(
+                    0.5,
+                    vs.iter().map(|v| (v - median).abs()).collect(),
+                ))
+            }
+            RangeFn::DoubleExponentialSmoothing => {
+                double_exponential_smoothing(vs, *self.params.first()?, *self.params.get(1)?)
+            }
+            RangeFn::Window => None,
+        }
+    }
+}
+
+/// Prometheus' `extrapolatedRate` for `rate`, `increase` and `delta`.
+pub(crate) fn extrapolated_rate(
+    ts: &[i64],
+    vs: &[f64],
+    range_start: i64,
+    range_end: i64,
+    is_counter: bool,
+    is_rate: bool,
+    range: i64,
+) -> Option<f64> {
+    let n = vs.len();
+    if n < 2 {
+        return None;
+    }
+    let mut result = vs[n - 1] - vs[0];
+    if is_counter {
+        for w in vs.windows(2) {
+            if w[1] < w[0] {
+                result += w[0];
+            }
+        }
+    }
+    let mut to_start = (ts[0] - range_start) as f64 / 1000.0;
+    let mut to_end = (range_end - ts[n - 1]) as f64 / 1000.0;
+    let sampled = (ts[n - 1] - ts[0]) as f64 / 1000.0;
+    let avg_between = sampled / (n - 1) as f64;
+    let threshold = avg_between * 1.1;
+    if to_start >= threshold {
+        to_start = avg_between / 2.0;
+    }
+    if is_counter && result > 0.0 && vs[0] >= 0.0 {
+        let to_zero = sampled * (vs[0] / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg_between / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if is_rate {
+        factor /= range as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// Prometheus' `linearRegression`: slope per second and intercept at `intercept_time`.
+pub(crate) fn linear_regression(ts: &[i64], vs: &[f64], intercept_time: i64) -> (f64, f64) {
+    let init = vs[0];
+    if vs.iter().all(|v| *v == init) {
+        return if init.is_infinite() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (0.0, init)
+        };
+    }
+    let (mut n, mut sx, mut cx, mut sy, mut cy, mut sxy, mut cxy, mut sx2, mut cx2) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (&t, &v) in ts.iter().zip(vs) {
+        n += 1.0;
+        let x = (t - intercept_time) as f64 / 1000.0;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+/// Prometheus' mean: compensated sum, switching to an incremental mean on overflow.
+pub(crate) fn mean(vs: &[f64]) -> f64 {
+    let (mut sum, mut c) = (vs[0], 0.0);
+    let mut mean = 0.0;
+    let mut incremental = false;
+    for (i, &v) in vs.iter().enumerate().skip(1) {
+        let count = (i + 1) as f64;
+        if !incremental {
+            let (ns, nc) = kahan_inc(v, sum, c);
+            if !ns.is_infinite() {
+                (sum, c) = (ns, nc);
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_inc(v / count, q * mean, q * c);
+    }
+    if incremental {
+        mean + c
+    } else {
+        let count = vs.len() as f64;
+        sum / count + c / count
+    }
+}
+
+/// Population variance with compensated incremental updates, as Prometheus computes it.
+pub(crate) fn variance(vs: &[f64]) -> f64 {
+    let (mut count, mut mean, mut cmean, mut aux, mut caux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &v in vs {
+        count += 1.0;
+        let delta = v - (mean + cmean);
+        (mean, cmean) = kahan_inc(delta / count, mean, cmean);
+        (aux, caux) = kahan_inc(delta * (v - (mean + cmean)), aux, caux);
+    }
+    (aux + caux) / count
+}
+
+/// Prometheus' `double_exponential_smoothing` (Holt's linear method); factors are validated by
+/// the caller.
+fn double_exponential_smoothing(vs: &[f64], sf: f64, tf: f64) -> Option<f64> {
+    if vs.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1, mut b) = (0.0, vs[0], vs[1] - vs[0]);
+    for (i, &v) in vs.iter().enumerate().skip(1) {
+        let x = sf * v;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        (s0, s1) = (s1, x + y);
+    }
+    Some(s1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_extrapolates_like_prometheus() {
+        // 0, 10, …, 100 every 30s over a 5m window ending at 300s: increase of 100 over 300s.
+        let ts: Vec<i64> = (0..=10).map(|i| i * 30_000).collect();
+        let vs: Vec<f64> = (0..=10).map(|i| i as f64 * 10.0).collect();
+        let r = extrapolated_rate(&ts[1..], &vs[1..], 0, 300_000, true, false, 300_000).unwrap();
+        // First sample at 30s is within 1.1 intervals of the start, so extrapolation reaches
+        // the counter's zero point at 0s: increase 100.
+        assert!((r - 100.0).abs() < 1e-9, "{r}");
+        assert!(extrapolated_rate(&ts[..1], &vs[..1], 0, 300_000, true, true, 300_000).is_none());
+    }
+
+    #[test]
+    fn regression_and_stats() {
+        let (slope, intercept) = linear_regression(&[0, 1000, 2000], &[1.0, 3.0, 5.0], 0);
+        assert_eq!((slope, intercept), (2.0, 1.0));
+        assert_eq!(mean(&[1.0, 2.0, 3.0, 4.0]), 2.5);
+        assert_eq!(variance(&[1.0, 1.0, 3.0, 3.0]), 1.0);
+        assert_eq!(mean(&[f64::MAX, f64::MAX]), f64::MAX);
+    }
+}

@@ -1,0 +1,386 @@
+//! Runs `.test` files through storage and the engine (FORMAT.md §8–9) and counts passes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_query::{Engine, EngineOptions, QueryError, QueryOutput, QueryValue};
+use strata_storage::{
+    Labels, Manifest, SeriesSamples, Snapshot, Store, Transaction, encode_block, upload_block,
+};
+
+use super::parse::{Command, Eval, EvalTime, Expectations};
+use super::series::{Point, STALE_NAN, TestLabels};
+
+/// Pass/fail counts of one file, floats and native histograms apart.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub(crate) passed: usize,
+    pub(crate) failed: usize,
+    pub(crate) nh_passed: usize,
+    pub(crate) nh_failed: usize,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Self) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.nh_passed += o.nh_passed;
+        self.nh_failed += o.nh_failed;
+    }
+}
+
+fn engine(store: &Store) -> Engine {
+    Engine::new(
+        store.clone(),
+        EngineOptions {
+            lookback: Duration::from_secs(300),
+            max_samples: 10_000,
+            timeout: Duration::from_secs(100),
+            default_subquery_step: Duration::from_secs(60),
+        },
+    )
+}
+
+/// §8.4: equal within a relative 1e-6; stale markers only equal each other.
+fn almost_equal(a: f64, b: f64) -> bool {
+    let (sa, sb) = (a.to_bits() == STALE_NAN, b.to_bits() == STALE_NAN);
+    if sa || sb {
+        return sa && sb;
+    }
+    if a.is_nan() && b.is_nan() {
+        return true;
+    }
+    if a == b {
+        return true;
+    }
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || a.abs() + b.abs() < f64::MIN_POSITIVE {
+        return diff < 1e-6 * f64::MIN_POSITIVE;
+    }
+    diff / (a.abs() + b.abs()).min(f64::MAX) < 1e-6
+}
+
+fn to_labels(l: &TestLabels) -> Labels {
+    Labels::from_pairs(l.iter().cloned()).unwrap_or_default()
+}
+
+async fn load(store: &Store, step: i64, series: &[super::parse::LoadSeries]) -> Result<(), String> {
+    let mut input = Vec::new();
+    for s in series {
+        let mut samples = SeriesSamples {
+            labels: to_labels(&s.labels),
+            ..Default::default()
+        };
+        for (i, p) in s.points.iter().enumerate() {
+            if let Point::Float(v) = p {
+                samples.timestamps.push(i as i64 * step);
+                samples.values.push(*v);
+            }
+        }
+        if !samples.timestamps.is_empty() {
+            input.push(samples);
+        }
+    }
+    if input.is_empty() {
+        return Ok(());
+    }
+    let block = encode_block(input).map_err(|e| e.to_string())?;
+    upload_block(store, &block)
+        .await
+        .map_err(|e| e.to_string())?;
+    Manifest::new(store.clone(), "promqltest")
+        .commit(Transaction::add(vec![block.meta], Instant::now()))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn check_annotations(e: &Expectations, out: &QueryOutput) -> Result<(), String> {
+    let (warns, infos) = (&out.annotations.warnings, &out.annotations.infos);
+    for (expected, actual, kind, none, some) in [
+        (&e.warn, warns, "warning", e.no_warn, e.some_warn),
+        (&e.info, infos, "info", e.no_info, e.some_info),
+    ] {
+        if none && !actual.is_empty() {
+            return Err(format!("unexpected {kind}s {actual:?}"));
+        }
+        if some && actual.is_empty() {
+            return Err(format!("expected a {kind}"));
+        }
+        if expected.is_empty() {
+            continue;
+        }
+        if actual.is_empty() {
+            return Err(format!("expected {kind}s, got none"));
+        }
+        for m in expected {
+            if !actual.iter().any(|a| m.matches(a)) {
+                return Err(format!("no {kind} matches {m:?} in {actual:?}"));
+            }
+        }
+        for a in actual {
+            if !expected.iter().any(|m| m.matches(a)) {
+                return Err(format!("unexpected {kind} {a:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn first_float(points: &[Point]) -> Result<f64, String> {
+    match points.first() {
+        Some(Point::Float(v)) => Ok(*v),
+        other => Err(format!("expected a float, got {other:?}")),
+    }
+}
+
+fn check_value(
+    eval: &Eval,
+    value: &QueryValue,
+    range: Option<(i64, i64, i64)>,
+) -> Result<(), String> {
+    let e = &eval.expect;
+    match value {
+        QueryValue::String { s, .. } => {
+            let want = e.string.clone().unwrap_or_default();
+            if *s == want {
+                Ok(())
+            } else {
+                Err(format!("expected string {want:?}, got {s:?}"))
+            }
+        }
+        QueryValue::Scalar { v, .. } => match e.scalar {
+            Some(want) if almost_equal(want, *v) => Ok(()),
+            Some(want) => Err(format!("expected scalar {want}, got {v}")),
+            None => Err(format!("got scalar {v}, expected a vector")),
+        },
+        QueryValue::Vector(samples) => {
+            if e.scalar.is_some() {
+                return Err("expected a scalar, got a vector".into());
+            }
+            if samples.len() != e.series.len() {
+                return Err(format!(
+                    "expected {} samples, got {}: {samples:?}",
+                    e.series.len(),
+                    samples.len()
+                ));
+            }
+            for (i, s) in samples.iter().enumerate() {
+                let Some((pos, want)) = e.series.iter().find(|(_, w)| {
+                    to_labels(&w.labels) == s.labels && w.labels.len() == s.labels.len()
+                }) else {
+                    return Err(format!("unexpected series {}", s.labels));
+                };
+                if e.ordered && *pos != i + 1 {
+                    return Err(format!(
+                        "{} at position {} instead of {pos}",
+                        s.labels,
+                        i + 1
+                    ));
+                }
+                let wv = first_float(&want.points)?;
+                if !almost_equal(wv, s.v) {
+                    return Err(format!("{}: expected {wv}, got {}", s.labels, s.v));
+                }
+            }
+            Ok(())
+        }
+        QueryValue::Matrix(series) => {
+            if e.ordered {
+                return Err("expect ordered on a matrix result".into());
+            }
+            if e.scalar.is_some() {
+                return Err("expected a scalar, got a matrix".into());
+            }
+            let (start, end, step) = range.ok_or("got a matrix for an instant query")?;
+            if !series.windows(2).all(|w| w[0].labels <= w[1].labels) {
+                return Err("matrix is not sorted by labels".into());
+            }
+            if series.len() != e.series.len() {
+                return Err(format!(
+                    "expected {} series, got {}: {series:?}",
+                    e.series.len(),
+                    series.len()
+                ));
+            }
+            for s in series {
+                let Some((_, want)) = e
+                    .series
+                    .iter()
+                    .find(|(_, w)| to_labels(&w.labels) == s.labels)
+                else {
+                    return Err(format!("unexpected series {}", s.labels));
+                };
+                let mut expected: Vec<(i64, f64)> = Vec::new();
+                for (i, p) in want.points.iter().enumerate() {
+                    let t = start + i as i64 * step;
+                    match p {
+                        Point::Omitted => {}
+                        _ if t > end => return Err("expected point beyond the end".into()),
+                        Point::Float(v) => expected.push((t, *v)),
+                        Point::Histogram(_) => return Err("expected a histogram".into()),
+                    }
+                }
+                if expected.len() != s.points.len()
+                    || expected
+                        .iter()
+                        .zip(&s.points)
+                        .any(|(a, b)| a.0 != b.0 || !almost_equal(a.1, b.1))
+                {
+                    return Err(format!(
+                        "{}: expected {expected:?}, got {:?}",
+                        s.labels, s.points
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs one query and checks it against the eval's expectations (§8.2).
+async fn check_query(
+    engine: &Engine,
+    snapshot: &Arc<Snapshot>,
+    eval: &Eval,
+    time: EvalTime,
+) -> Result<(), String> {
+    let result: Result<QueryOutput, QueryError> = match time {
+        EvalTime::Instant { at } => engine.instant(snapshot.clone(), &eval.expr, at).await,
+        EvalTime::Range { start, end, step } => {
+            engine
+                .range(snapshot.clone(), &eval.expr, start, end, step)
+                .await
+        }
+    };
+    let out = match (result, &eval.expect.fail) {
+        (Err(e), Some(m)) => {
+            return if m.matches(&e.to_string()) {
+                Ok(())
+            } else {
+                Err(format!("error {e:?} does not match {m:?}"))
+            };
+        }
+        (Err(e), None) => return Err(format!("error: {e}")),
+        (Ok(_), Some(_)) => return Err("expected an error, got none".into()),
+        (Ok(out), None) => out,
+    };
+    check_annotations(&eval.expect, &out)?;
+    let range = match time {
+        EvalTime::Range { start, end, step } => Some((start, end, step)),
+        EvalTime::Instant { .. } => eval.expect.range_vector,
+    };
+    check_value(eval, &out.value, range)
+}
+
+/// §9.2: the instant query's result again, taken from a range query around it.
+async fn check_range_mode(
+    engine: &Engine,
+    snapshot: &Arc<Snapshot>,
+    eval: &Eval,
+    at: i64,
+) -> Result<(), String> {
+    let out = engine
+        .range(
+            snapshot.clone(),
+            &eval.expr,
+            at - 60_000,
+            at + 60_000,
+            60_000,
+        )
+        .await
+        .map_err(|e| format!("range mode: {e}"))?;
+    if eval.expect.ordered {
+        return Ok(());
+    }
+    let QueryValue::Matrix(series) = out.value else {
+        return Err("range mode: not a matrix".into());
+    };
+    let value = if eval.expect.scalar.is_some() {
+        let v = series
+            .first()
+            .and_then(|s| s.points.iter().find(|p| p.0 == at))
+            .map_or(f64::NAN, |p| p.1);
+        QueryValue::Scalar { t: at, v }
+    } else {
+        QueryValue::Vector(
+            series
+                .into_iter()
+                .filter_map(|s| {
+                    let p = s.points.iter().find(|p| p.0 == at)?;
+                    Some(strata_query::InstantSample {
+                        labels: s.labels,
+                        t: at,
+                        v: p.1,
+                    })
+                })
+                .collect(),
+        )
+    };
+    check_value(eval, &value, None).map_err(|e| format!("range mode: {e}"))
+}
+
+async fn run_eval(engine: &Engine, snapshot: &Arc<Snapshot>, eval: &Eval) -> Result<(), String> {
+    check_query(engine, snapshot, eval, eval.time).await?;
+    let skip_range_mode = eval.expect.range_vector.is_some()
+        || eval.expect.string.is_some()
+        || eval.expect.fail.is_some()
+        || ["start()", "end()", "range()", "step()"]
+            .iter()
+            .any(|f| eval.expr.contains(f));
+    if let EvalTime::Instant { at } = eval.time
+        && !skip_range_mode
+    {
+        check_range_mode(engine, snapshot, eval, at).await?;
+    }
+    Ok(())
+}
+
+/// Runs a parsed file. `failures` collects a line per failed float eval.
+pub(crate) async fn run_file(commands: &[Command], failures: &mut Vec<String>) -> Counts {
+    let mut counts = Counts::default();
+    let mut store = Store::open("memory://").unwrap();
+    let mut histogram_data = false;
+    for cmd in commands {
+        match cmd {
+            Command::Clear => {
+                store = Store::open("memory://").unwrap();
+                histogram_data = false;
+            }
+            Command::Load {
+                step,
+                series,
+                with_nhcb,
+                has_start_timestamps,
+                line,
+            } => {
+                histogram_data |= *with_nhcb
+                    || series
+                        .iter()
+                        .any(|s| s.points.iter().any(|p| matches!(p, Point::Histogram(_))));
+                let _ = has_start_timestamps;
+                if let Err(e) = load(&store, *step, series).await {
+                    failures.push(format!("line {line}: load failed: {e}"));
+                }
+            }
+            Command::Eval(eval) => {
+                let snapshot = Manifest::new(store.clone(), "reader")
+                    .snapshot()
+                    .await
+                    .unwrap();
+                let native = histogram_data || eval.expects_histograms();
+                let outcome = run_eval(&engine(&store), &snapshot, eval).await;
+                match (outcome, native) {
+                    (Ok(()), false) => counts.passed += 1,
+                    (Ok(()), true) => counts.nh_passed += 1,
+                    (Err(e), false) => {
+                        counts.failed += 1;
+                        failures.push(format!("line {}: {}: {e}", eval.line, eval.expr));
+                    }
+                    (Err(_), true) => counts.nh_failed += 1,
+                }
+            }
+        }
+    }
+    counts
+}
