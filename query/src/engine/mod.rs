@@ -93,8 +93,9 @@ impl Engine {
         Self { store, options }
     }
 
-    fn planner(&self, start: i64, end: i64) -> Planner {
+    fn planner(&self, start: i64, end: i64, step: i64) -> Planner {
         Planner {
+            query_step: step,
             lookback: self.options.lookback.as_millis() as i64,
             default_subquery_step: (self.options.default_subquery_step.as_millis() as i64).max(1),
             query_start: start,
@@ -154,7 +155,7 @@ impl Engine {
         step: i64,
     ) -> Result<String, QueryError> {
         let expr = promql_parser::parser::parse(query).map_err(QueryError::Parse)?;
-        let planned = self.planner(start, end).plan(
+        let planned = self.planner(start, end, step).plan(
             &expr,
             Steps {
                 start,
@@ -173,7 +174,10 @@ impl Engine {
         instant: bool,
     ) -> Result<QueryOutput, QueryError> {
         let expr = promql_parser::parser::parse(query).map_err(QueryError::Parse)?;
-        let planned = self.planner(steps.start, steps.end).plan(&expr, steps)?;
+        let query_step = if instant { 0 } else { steps.step };
+        let planned = self
+            .planner(steps.start, steps.end, query_step)
+            .plan(&expr, steps)?;
         if !instant && matches!(planned.kind, Kind::Matrix | Kind::String(_)) {
             let t = if planned.kind == Kind::Matrix {
                 "range vector"
@@ -259,7 +263,8 @@ fn finish(
                 let pairs = s
                     .labels
                     .iter()
-                    .filter(|l| l.name != METRIC_NAME)
+                    // Dropping the name drops the labels that describe it too.
+                    .filter(|l| ![METRIC_NAME, "__type__", "__unit__"].contains(&l.name.as_str()))
                     .map(|l| (l.name.clone(), l.value.clone()));
                 s.labels = Labels::from_pairs(pairs).unwrap_or_default();
             }

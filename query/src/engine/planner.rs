@@ -45,6 +45,8 @@ pub(crate) struct Planner {
     pub(crate) default_subquery_step: i64,
     pub(crate) query_start: i64,
     pub(crate) query_end: i64,
+    /// The query's step (0 for instant queries), for `step()`.
+    pub(crate) query_step: i64,
 }
 
 fn ms(d: &Duration) -> i64 {
@@ -134,13 +136,16 @@ impl Planner {
         let Some(vs) = vs else {
             return Labels::default();
         };
+        // Only labels with exactly one matcher, and that one an equality, are reported.
         let mut pairs: Vec<(String, String)> = Vec::new();
         for m in &vs.matchers.matchers {
-            if matches!(m.op, PMatchOp::Equal) && m.name != METRIC_NAME {
-                if pairs.iter().any(|(n, _)| *n == m.name) {
-                    pairs.retain(|(n, _)| *n != m.name);
-                    continue;
-                }
+            let matchers_of_name = vs
+                .matchers
+                .matchers
+                .iter()
+                .filter(|o| o.name == m.name)
+                .count();
+            if matches!(m.op, PMatchOp::Equal) && m.name != METRIC_NAME && matchers_of_name == 1 {
                 pairs.push((m.name.clone(), m.value.clone()));
             }
         }
@@ -190,6 +195,7 @@ impl Planner {
                     return_bool: false,
                     matching: None,
                     card: Cardinality::OneToOne,
+                    fill: (None, None),
                     steps,
                 };
                 Ok(planned(
@@ -333,7 +339,50 @@ impl Planner {
                     Kind::Vector,
                 ))
             };
+        let constant = |value: f64| {
+            planned(
+                PromNode::plan(
+                    Constant {
+                        value,
+                        time: false,
+                        steps,
+                    },
+                    vec![],
+                ),
+                Kind::Scalar,
+            )
+        };
         match name {
+            // Query-level constants, folded at planning time.
+            "start" => Ok(constant(self.query_start as f64 / 1000.0)),
+            "end" => Ok(constant(self.query_end as f64 / 1000.0)),
+            "range" => Ok(constant(
+                (self.query_end - self.query_start) as f64 / 1000.0,
+            )),
+            "step" => Ok(constant(self.query_step as f64 / 1000.0)),
+            "min_of" | "max_of" => {
+                let a = args.first().copied().ok_or_else(|| arity(name))?;
+                let b = args.get(1).copied().ok_or_else(|| arity(name))?;
+                let (a, b) = (self.plan(a, steps)?, self.plan(b, steps)?);
+                let op = Binary {
+                    op: if name == "min_of" {
+                        BinOp::MinOf
+                    } else {
+                        BinOp::MaxOf
+                    },
+                    lhs_scalar: true,
+                    rhs_scalar: true,
+                    return_bool: false,
+                    matching: None,
+                    card: Cardinality::OneToOne,
+                    fill: (None, None),
+                    steps,
+                };
+                Ok(planned(
+                    PromNode::plan(op, vec![a.plan, b.plan]),
+                    Kind::Scalar,
+                ))
+            }
             "time" => Ok(planned(
                 PromNode::plan(
                     Constant {
@@ -568,9 +617,9 @@ impl Planner {
         let lhs = self.plan(&b.lhs, steps)?;
         let rhs = self.plan(&b.rhs, steps)?;
         let modifier = b.modifier.as_ref();
-        if modifier.is_some_and(|m| m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some()) {
-            return unsupported("fill modifiers");
-        }
+        let fill = modifier
+            .map(|m| (m.fill_values.lhs, m.fill_values.rhs))
+            .unwrap_or((None, None));
         let matching = modifier.and_then(|m| m.matching.as_ref()).map(|m| match m {
             LabelModifier::Include(l) => (true, l.labels.clone()),
             LabelModifier::Exclude(l) => (false, l.labels.clone()),
@@ -591,6 +640,7 @@ impl Planner {
             return_bool: modifier.is_some_and(|m| m.return_bool),
             matching,
             card,
+            fill,
             steps,
         };
         Ok(planned(PromNode::plan(op, vec![lhs.plan, rhs.plan]), kind))

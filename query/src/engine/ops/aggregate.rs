@@ -246,9 +246,12 @@ impl PromOp for Aggregate {
                     AggOp::Quantile => quantile(p.unwrap_or(f64::NAN), values),
                     AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::CountValues => continue,
                 };
-                out.entry(key.clone())
-                    .or_insert_with(|| Series::new(key.clone()))
-                    .push(t, v);
+                let entry = out
+                    .entry(key.clone())
+                    .or_insert_with(|| Series::new(key.clone()));
+                // A name kept by `by (__name__)` is dropped later if any input drops it.
+                entry.drop_name |= members.iter().any(|&(i, _)| series[i].drop_name);
+                entry.push(t, v);
             }
         }
         if self.op.selects_series() {

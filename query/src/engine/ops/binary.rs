@@ -30,6 +30,10 @@ pub(crate) enum BinOp {
     And,
     Or,
     Unless,
+    /// `min_of(a, b)` on scalars (Go's `math.Min`).
+    MinOf,
+    /// `max_of(a, b)` on scalars (Go's `math.Max`).
+    MaxOf,
 }
 
 impl BinOp {
@@ -83,6 +87,10 @@ impl BinOp {
             Self::Ge => (l, l >= r),
             Self::Le => (l, l <= r),
             Self::And | Self::Or | Self::Unless => (l, true),
+            Self::MinOf if l.is_nan() || r.is_nan() => (f64::NAN, true),
+            Self::MaxOf if l.is_nan() || r.is_nan() => (f64::NAN, true),
+            Self::MinOf => (l.min(r), true),
+            Self::MaxOf => (l.max(r), true),
         }
     }
 }
@@ -106,6 +114,9 @@ pub(crate) struct Binary {
     /// `Some((true, labels))` for `on(labels)`, `Some((false, labels))` for `ignoring(labels)`.
     pub(crate) matching: Option<(bool, Vec<String>)>,
     pub(crate) card: Cardinality,
+    /// `fill_left(v)` / `fill_right(v)` (`fill(v)` sets both): the value a missing match on that
+    /// side takes.
+    pub(crate) fill: (Option<f64>, Option<f64>),
     pub(crate) steps: Steps,
 }
 
@@ -235,6 +246,62 @@ impl Binary {
                     r
                 });
                 entry.push(t, value);
+            }
+            // fill_right: left samples without a match; fill_left: right samples without one.
+            let (left, left_sigs, right, right_sigs) = if swapped {
+                (&one, &one_sigs, &many, &many_sigs)
+            } else {
+                (&many, &many_sigs, &one, &one_sigs)
+            };
+            let present = |series: &[Series],
+                           sigs: &[Vec<(String, String)>]|
+             -> std::collections::HashSet<Vec<(String, String)>> {
+                series
+                    .iter()
+                    .zip(sigs)
+                    .filter(|(s, _)| s.at(t).is_some())
+                    .map(|(_, sig)| sig.clone())
+                    .collect()
+            };
+            let fills = [
+                (
+                    self.fill.1,
+                    left,
+                    left_sigs,
+                    present(right, right_sigs),
+                    false,
+                ),
+                (
+                    self.fill.0,
+                    right,
+                    right_sigs,
+                    present(left, left_sigs),
+                    true,
+                ),
+            ];
+            for (fill, side, sigs, other, side_is_rhs) in fills {
+                let Some(fill) = fill else { continue };
+                for (s, sig) in side.iter().zip(sigs) {
+                    let Some(v) = s.at(t) else { continue };
+                    if other.contains(sig) {
+                        continue;
+                    }
+                    let (l, r) = if side_is_rhs { (fill, v) } else { (v, fill) };
+                    let (mut value, keep) = self.op.apply(l, r);
+                    if self.return_bool {
+                        value = if keep { 1.0 } else { 0.0 };
+                    } else if !keep {
+                        continue;
+                    }
+                    let labels = self.result_labels(&s.labels, &Labels::default());
+                    let entry = out.entry(labels.clone()).or_insert_with(|| {
+                        order.push(labels.clone());
+                        let mut r = Series::new(labels);
+                        r.drop_name = self.drops_name() || s.drop_name;
+                        r
+                    });
+                    entry.push(t, value);
+                }
             }
         }
         Ok(order.into_iter().filter_map(|l| out.remove(&l)).collect())

@@ -255,9 +255,9 @@ impl PromOp for InstantFunction {
                 src,
                 regex,
             } => {
-                let re = Regex::new(&format!("^(?s:{regex})$")).map_err(|e| {
+                let re = Regex::new(&format!("^(?s:{regex})$")).map_err(|_| {
                     QueryError::Execution(format!(
-                        "invalid regular expression in label_replace(): {e}"
+                        "invalid regular expression in label_replace(): {regex}"
                     ))
                 })?;
                 if dst.is_empty() {
@@ -310,7 +310,14 @@ impl PromOp for InstantFunction {
                             .map(|l| s.labels.get(l).unwrap_or_default().to_string())
                             .collect()
                     };
-                    let o = key(a).cmp(&key(b)).then_with(|| a.labels.cmp(&b.labels));
+                    let (ka, kb) = (key(a), key(b));
+                    let o = ka
+                        .iter()
+                        .zip(&kb)
+                        .map(|(x, y)| natural_cmp(x, y))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                        .then_with(|| a.labels.cmp(&b.labels));
                     if *desc { o.reverse() } else { o }
                 });
                 input
@@ -351,6 +358,37 @@ impl PromOp for InstantFunction {
                 }
             }
         })
+    }
+}
+
+/// Natural order: runs of digits compare by number (`cpu9` < `cpu10`).
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a.chars().next(), b.chars().next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let na = a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len());
+                let nb = b.find(|c: char| !c.is_ascii_digit()).unwrap_or(b.len());
+                let (da, db) = (
+                    a[..na].trim_start_matches('0'),
+                    b[..nb].trim_start_matches('0'),
+                );
+                let o = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
+                if o.is_ne() {
+                    return o;
+                }
+                (a, b) = (&a[na..], &b[nb..]);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(&y);
+                }
+                (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
+            }
+        }
     }
 }
 
