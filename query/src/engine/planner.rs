@@ -14,6 +14,7 @@ use super::node::PromNode;
 use super::ops::aggregate::{AggOp, Aggregate, Grouping};
 use super::ops::binary::{BinOp, Binary, Cardinality};
 use super::ops::function::{Func, InstantFunction};
+use super::ops::histogram::{ClassicHistogram, HistFn};
 use super::ops::literal::Constant;
 use super::ops::range_fn::{RangeFn, RangeFunction};
 use super::ops::selector::{MatrixSelect, TimeShift, VectorSelect};
@@ -382,6 +383,40 @@ impl Planner {
                     PromNode::plan(op, vec![a.plan, b.plan]),
                     Kind::Scalar,
                 ))
+            }
+            "histogram_quantile" | "histogram_fraction" | "histogram_quantiles" => {
+                let (func, input) = match name {
+                    "histogram_quantile" => {
+                        let q = args.first().and_then(|a| literal(a));
+                        let q = q.ok_or_else(|| {
+                            QueryError::Unsupported("non-literal quantile".into())
+                        })?;
+                        (HistFn::Quantile(q), args.get(1).copied())
+                    }
+                    "histogram_fraction" => {
+                        let lower = args.first().and_then(|a| literal(a));
+                        let upper = args.get(1).and_then(|a| literal(a));
+                        let (Some(lower), Some(upper)) = (lower, upper) else {
+                            return unsupported("non-literal histogram_fraction bounds");
+                        };
+                        (HistFn::Fraction { lower, upper }, args.get(2).copied())
+                    }
+                    _ => {
+                        let label = args
+                            .get(1)
+                            .and_then(|a| string_arg(a))
+                            .ok_or_else(|| arity(name))?;
+                        let qs: Option<Vec<f64>> =
+                            args.iter().skip(2).map(|a| literal(a)).collect();
+                        let qs = qs.ok_or_else(|| {
+                            QueryError::Unsupported("non-literal quantiles".into())
+                        })?;
+                        (HistFn::Quantiles { label, qs }, args.first().copied())
+                    }
+                };
+                let input = self.plan(input.ok_or_else(|| arity(name))?, steps)?;
+                let op = ClassicHistogram { func, steps };
+                Ok(planned(PromNode::plan(op, vec![input.plan]), Kind::Vector))
             }
             "time" => Ok(planned(
                 PromNode::plan(

@@ -377,7 +377,13 @@ pub(crate) async fn run_file(commands: &[Command], failures: &mut Vec<String>) -
                         counts.failed += 1;
                         failures.push(format!("line {}: {}: {e}", eval.line, eval.expr));
                     }
-                    (Err(_), true) => counts.nh_failed += 1,
+                    (Err(e), true) => {
+                        counts.nh_failed += 1;
+                        failures.push(format!(
+                            "[native histograms] line {}: {}: {e}",
+                            eval.line, eval.expr
+                        ));
+                    }
                 }
             }
         }
