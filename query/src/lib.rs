@@ -16,7 +16,7 @@ mod matcher;
 mod select;
 
 pub use engine::{
-    Annotations, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue, RangeSeries,
+    Annotations, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue, RangeSeries, parse,
 };
 pub use error::QueryError;
 pub use matcher::{MatchOp, Matcher};

@@ -15,6 +15,7 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionConfig;
+use promql_parser::parser::Expr;
 use strata_storage::{Labels, METRIC_NAME, Snapshot, Store};
 
 pub use context::Annotations;
@@ -110,9 +111,19 @@ impl Engine {
         query: &str,
         t: i64,
     ) -> Result<QueryOutput, QueryError> {
+        self.instant_expr(snapshot, &parse(query)?, t).await
+    }
+
+    /// An instant query of an already parsed expression.
+    pub async fn instant_expr(
+        &self,
+        snapshot: Arc<Snapshot>,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<QueryOutput, QueryError> {
         self.run(
             snapshot,
-            query,
+            expr,
             Steps {
                 start: t,
                 end: t,
@@ -132,6 +143,19 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<QueryOutput, QueryError> {
+        self.range_expr(snapshot, &parse(query)?, start, end, step)
+            .await
+    }
+
+    /// A range query of an already parsed expression.
+    pub async fn range_expr(
+        &self,
+        snapshot: Arc<Snapshot>,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryOutput, QueryError> {
         if step <= 0 {
             return Err(QueryError::Parse(
                 "zero or negative query resolution step widths are not accepted".into(),
@@ -142,7 +166,7 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        self.run(snapshot, query, Steps { start, end, step }, false)
+        self.run(snapshot, expr, Steps { start, end, step }, false)
             .await
     }
 
@@ -169,15 +193,14 @@ impl Engine {
     async fn run(
         &self,
         snapshot: Arc<Snapshot>,
-        query: &str,
+        expr: &Expr,
         steps: Steps,
         instant: bool,
     ) -> Result<QueryOutput, QueryError> {
-        let expr = promql_parser::parser::parse(query).map_err(QueryError::Parse)?;
         let query_step = if instant { 0 } else { steps.step };
         let planned = self
             .planner(steps.start, steps.end, query_step)
-            .plan(&expr, steps)?;
+            .plan(expr, steps)?;
         if !instant && matches!(planned.kind, Kind::Matrix | Kind::String(_)) {
             let t = if planned.kind == Kind::Matrix {
                 "range vector"
@@ -229,6 +252,11 @@ impl Engine {
             annotations: ctx.annotations(),
         })
     }
+}
+
+/// Parses PromQL text.
+pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    promql_parser::parser::parse(query).map_err(QueryError::Parse)
 }
 
 /// Drops names marked for removal, rejects duplicate label sets, and shapes the result.
@@ -321,3 +349,6 @@ fn finish(
             .collect(),
     ))
 }
+
+#[cfg(test)]
+mod tests;

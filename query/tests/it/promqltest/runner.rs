@@ -1,7 +1,9 @@
 //! Runs `.test` files through storage and the engine (FORMAT.md §8–9) and counts passes.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use promql_parser::parser::{AtModifier, Expr};
 
 use strata_query::{Engine, EngineOptions, QueryError, QueryOutput, QueryValue};
 use strata_storage::{
@@ -243,13 +245,17 @@ async fn check_query(
     engine: &Engine,
     snapshot: &Arc<Snapshot>,
     eval: &Eval,
+    expr: &Result<Expr, QueryError>,
     time: EvalTime,
 ) -> Result<(), String> {
-    let result: Result<QueryOutput, QueryError> = match time {
-        EvalTime::Instant { at } => engine.instant(snapshot.clone(), &eval.expr, at).await,
-        EvalTime::Range { start, end, step } => {
+    let result: Result<QueryOutput, QueryError> = match (expr, time) {
+        (Err(e), _) => Err(QueryError::Parse(e.to_string())),
+        (Ok(expr), EvalTime::Instant { at }) => {
+            engine.instant_expr(snapshot.clone(), expr, at).await
+        }
+        (Ok(expr), EvalTime::Range { start, end, step }) => {
             engine
-                .range(snapshot.clone(), &eval.expr, start, end, step)
+                .range_expr(snapshot.clone(), expr, start, end, step)
                 .await
         }
     };
@@ -278,16 +284,11 @@ async fn check_range_mode(
     engine: &Engine,
     snapshot: &Arc<Snapshot>,
     eval: &Eval,
+    expr: &Expr,
     at: i64,
 ) -> Result<(), String> {
     let out = engine
-        .range(
-            snapshot.clone(),
-            &eval.expr,
-            at - 60_000,
-            at + 60_000,
-            60_000,
-        )
+        .range_expr(snapshot.clone(), expr, at - 60_000, at + 60_000, 60_000)
         .await
         .map_err(|e| format!("range mode: {e}"))?;
     if eval.expect.ordered {
@@ -320,18 +321,123 @@ async fn check_range_mode(
     check_value(eval, &value, None).map_err(|e| format!("range mode: {e}"))
 }
 
-async fn run_eval(engine: &Engine, snapshot: &Arc<Snapshot>, eval: &Eval) -> Result<(), String> {
-    check_query(engine, snapshot, eval, eval.time).await?;
+/// §9.1: functions whose result depends on the evaluation time itself.
+const AT_MODIFIER_UNSAFE: [&str; 15] = [
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "end",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "range",
+    "start",
+    "step",
+    "time",
+    "timestamp",
+];
+
+fn calls_at_unsafe(e: &Expr) -> bool {
+    match e {
+        Expr::Call(c) => {
+            AT_MODIFIER_UNSAFE.contains(&c.func.name)
+                || c.args.args.iter().any(|a| calls_at_unsafe(a))
+        }
+        Expr::Aggregate(a) => {
+            calls_at_unsafe(&a.expr) || a.param.as_ref().is_some_and(|p| calls_at_unsafe(p))
+        }
+        Expr::Unary(u) => calls_at_unsafe(&u.expr),
+        Expr::Binary(b) => calls_at_unsafe(&b.lhs) || calls_at_unsafe(&b.rhs),
+        Expr::Paren(p) => calls_at_unsafe(&p.expr),
+        Expr::Subquery(s) => calls_at_unsafe(&s.expr),
+        _ => false,
+    }
+}
+
+/// §9.1: gives every selector and subquery without `@` an `@ t`; does not descend into
+/// subqueries (which then carry one).
+fn pin_at(e: &mut Expr, t: i64) {
+    let at = || {
+        let d = Duration::from_millis(t.unsigned_abs());
+        AtModifier::At(if t >= 0 {
+            UNIX_EPOCH + d
+        } else {
+            UNIX_EPOCH - d
+        })
+    };
+    match e {
+        Expr::VectorSelector(vs) => {
+            vs.at.get_or_insert_with(at);
+        }
+        Expr::MatrixSelector(ms) => {
+            ms.vs.at.get_or_insert_with(at);
+        }
+        Expr::Subquery(sq) => {
+            sq.at.get_or_insert_with(at);
+        }
+        Expr::Call(c) => c.args.args.iter_mut().for_each(|a| pin_at(a, t)),
+        Expr::Aggregate(a) => {
+            pin_at(&mut a.expr, t);
+            if let Some(p) = &mut a.param {
+                pin_at(p, t);
+            }
+        }
+        Expr::Unary(u) => pin_at(&mut u.expr, t),
+        Expr::Binary(b) => {
+            pin_at(&mut b.lhs, t);
+            pin_at(&mut b.rhs, t);
+        }
+        Expr::Paren(p) => pin_at(&mut p.expr, t),
+        _ => {}
+    }
+}
+
+async fn check_variant(
+    engine: &Engine,
+    snapshot: &Arc<Snapshot>,
+    eval: &Eval,
+    expr: &Result<Expr, QueryError>,
+    time: EvalTime,
+) -> Result<(), String> {
+    check_query(engine, snapshot, eval, expr, time).await?;
     let skip_range_mode = eval.expect.range_vector.is_some()
         || eval.expect.string.is_some()
         || eval.expect.fail.is_some()
         || ["start()", "end()", "range()", "step()"]
             .iter()
             .any(|f| eval.expr.contains(f));
-    if let EvalTime::Instant { at } = eval.time
+    if let (EvalTime::Instant { at }, Ok(expr)) = (time, expr)
         && !skip_range_mode
     {
-        check_range_mode(engine, snapshot, eval, at).await?;
+        check_range_mode(engine, snapshot, eval, expr, at).await?;
+    }
+    Ok(())
+}
+
+async fn run_eval(engine: &Engine, snapshot: &Arc<Snapshot>, eval: &Eval) -> Result<(), String> {
+    let expr = strata_query::parse(&eval.expr);
+    check_variant(engine, snapshot, eval, &expr, eval.time).await?;
+    // §9.1: the same query pinned with `@` must give the same answer at other times.
+    if let (EvalTime::Instant { at }, Ok(parsed)) = (eval.time, &expr)
+        && eval.expect.range_vector.is_none()
+        && !calls_at_unsafe(parsed)
+    {
+        let mut pinned = parsed.clone();
+        pin_at(&mut pinned, at);
+        let pinned = Ok(pinned);
+        let times = if at == 0 {
+            vec![-1000, 0, 1000]
+        } else {
+            vec![-10 * at, 0, at / 5, at, 10 * at]
+        };
+        for t in times {
+            check_variant(engine, snapshot, eval, &pinned, EvalTime::Instant { at: t })
+                .await
+                .map_err(|e| format!("with @ {at} evaluated at {t}: {e}"))?;
+        }
     }
     Ok(())
 }

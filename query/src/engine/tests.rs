@@ -1,0 +1,127 @@
+//! Engine tests through the real storage path (memory store, encoded blocks).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_storage::{
+    Labels, Manifest, SeriesSamples, Snapshot, Store, Transaction, encode_block, upload_block,
+};
+
+use super::*;
+
+async fn store_with(series: &[(&[(&str, &str)], Vec<f64>)], step: i64) -> (Store, Arc<Snapshot>) {
+    let store = Store::open("memory://").unwrap();
+    let input = series
+        .iter()
+        .map(|(labels, values)| SeriesSamples {
+            labels: Labels::from_pairs(labels.iter().copied()).unwrap(),
+            timestamps: (0..values.len() as i64).map(|i| i * step).collect(),
+            values: values.clone(),
+        })
+        .collect();
+    let block = encode_block(input).unwrap();
+    upload_block(&store, &block).await.unwrap();
+    let manifest = Manifest::new(store.clone(), "t");
+    manifest
+        .commit(Transaction::add(vec![block.meta], Instant::now()))
+        .await
+        .unwrap();
+    let snapshot = manifest.snapshot().await.unwrap();
+    (store, snapshot)
+}
+
+const A: &[(&str, &str)] = &[("__name__", "req_total"), ("job", "a")];
+const B: &[(&str, &str)] = &[("__name__", "req_total"), ("job", "b")];
+
+#[tokio::test]
+async fn rate_sum_and_range_query() {
+    let (store, snap) = store_with(
+        &[
+            (A, (0..=10).map(|i| i as f64 * 60.0).collect()),
+            (B, vec![0.0; 11]),
+        ],
+        60_000,
+    )
+    .await;
+    let engine = Engine::new(store, EngineOptions::default());
+    let out = engine
+        .instant(snap.clone(), "sum(rate(req_total[5m]))", 600_000)
+        .await
+        .unwrap();
+    let QueryValue::Vector(v) = out.value else {
+        panic!("{out:?}")
+    };
+    assert_eq!(v.len(), 1);
+    assert!((v[0].v - 1.0).abs() < 1e-9, "{v:?}");
+    let out = engine
+        .range(snap, "req_total{job=\"a\"} * 2", 0, 120_000, 60_000)
+        .await
+        .unwrap();
+    let QueryValue::Matrix(m) = out.value else {
+        panic!()
+    };
+    assert_eq!(
+        m[0].points,
+        vec![(0, 0.0), (60_000, 120.0), (120_000, 240.0)]
+    );
+    assert!(
+        m[0].labels.metric_name().is_none(),
+        "arithmetic drops the name"
+    );
+}
+
+#[tokio::test]
+async fn sample_limit_is_a_clear_error() {
+    let (store, snap) = store_with(&[(A, vec![1.0; 100]), (B, vec![1.0; 100])], 15_000).await;
+    let options = EngineOptions {
+        max_samples: 50,
+        ..Default::default()
+    };
+    let err = Engine::new(store, options)
+        .instant(snap, "count_over_time(req_total[30m])", 1_500_000)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, QueryError::TooManySamples { limit: 50 }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn timeout_is_a_clear_error() {
+    let (store, snap) = store_with(&[(A, vec![1.0; 10])], 15_000).await;
+    let options = EngineOptions {
+        timeout: Duration::ZERO,
+        ..Default::default()
+    };
+    let err = Engine::new(store, options)
+        .instant(snap, "req_total", 60_000)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueryError::Timeout), "{err}");
+}
+
+#[test]
+fn explain_shows_one_node_per_operator() {
+    let engine = Engine::new(Store::open("memory://").unwrap(), EngineOptions::default());
+    let plan = engine
+        .explain("sum by (job) (rate(req_total[5m])) > 1", 0, 600_000, 60_000)
+        .unwrap();
+    for node in [
+        "Binary: Gt",
+        "Aggregate: Sum by (job)",
+        "RangeFunction: Rate range=300000ms",
+        "MatrixSelect:",
+    ] {
+        assert!(plan.contains(node), "{node} missing from\n{plan}");
+    }
+}
+
+#[tokio::test]
+async fn bad_queries_are_parse_errors() {
+    let engine = Engine::new(Store::open("memory://").unwrap(), EngineOptions::default());
+    let snap = Arc::new(Snapshot::default());
+    for q in ["sum(", "rate(req_total)", "foo{"] {
+        assert!(engine.instant(snap.clone(), q, 0).await.is_err(), "{q}");
+    }
+}
