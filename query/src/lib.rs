@@ -13,6 +13,7 @@
 mod engine;
 mod error;
 mod matcher;
+pub mod parser;
 mod select;
 
 pub use engine::{

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::parser::ast::Expr;
 use datafusion::execution::TaskContext;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionConfig;
-use promql_parser::parser::Expr;
 use strata_storage::{Labels, METRIC_NAME, Snapshot, Store};
 
 pub use context::Annotations;
@@ -178,7 +178,7 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<String, QueryError> {
-        let expr = promql_parser::parser::parse(query).map_err(QueryError::Parse)?;
+        let expr = parse(query)?;
         let planned = self.planner(start, end, step).plan(
             &expr,
             Steps {
@@ -256,7 +256,7 @@ impl Engine {
 
 /// Parses PromQL text.
 pub fn parse(query: &str) -> Result<Expr, QueryError> {
-    promql_parser::parser::parse(query).map_err(QueryError::Parse)
+    crate::parser::parse(query)
 }
 
 /// Drops names marked for removal, rejects duplicate label sets, and shapes the result.

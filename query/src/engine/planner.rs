@@ -1,12 +1,6 @@
 //! Turns a PromQL AST into a DataFusion logical plan of PromQL nodes.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use datafusion::logical_expr::LogicalPlan;
-use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{
-    self, AtModifier, Expr, LabelModifier, Offset, VectorMatchCardinality, VectorSelector,
-};
 use strata_storage::{Labels, METRIC_NAME};
 
 use super::context::Steps;
@@ -20,6 +14,7 @@ use super::ops::range_fn::{RangeFn, RangeFunction};
 use super::ops::selector::{MatrixSelect, TimeShift, VectorSelect};
 use crate::error::QueryError;
 use crate::matcher::{MatchOp, Matcher};
+use crate::parser::ast::{self, At, Card, DurationExpr, Expr, QueryTimes, VectorSelector};
 
 /// What a planned expression evaluates to.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,10 +45,6 @@ pub(crate) struct Planner {
     pub(crate) query_step: i64,
 }
 
-fn ms(d: &Duration) -> i64 {
-    d.as_millis() as i64
-}
-
 fn unsupported<T>(what: impl Into<String>) -> Result<T, QueryError> {
     Err(QueryError::Unsupported(what.into()))
 }
@@ -68,7 +59,7 @@ fn planned(plan: LogicalPlan, kind: Kind) -> Planned {
 
 fn unwrap_parens(e: &Expr) -> &Expr {
     match e {
-        Expr::Paren(p) => unwrap_parens(&p.expr),
+        Expr::Paren(p) => unwrap_parens(p),
         other => other,
     }
 }
@@ -76,53 +67,49 @@ fn unwrap_parens(e: &Expr) -> &Expr {
 /// A number literal argument, folded at planning time.
 fn literal(e: &Expr) -> Option<f64> {
     match unwrap_parens(e) {
-        Expr::NumberLiteral(n) => Some(n.val),
-        Expr::Unary(u) => literal(&u.expr).map(|v| -v),
+        Expr::Number(n) => Some(*n),
+        Expr::Neg(u) => literal(u).map(|v| -v),
         _ => None,
     }
 }
 
 fn string_arg(e: &Expr) -> Option<String> {
     match unwrap_parens(e) {
-        Expr::StringLiteral(s) => Some(s.val.clone()),
+        Expr::String(s) => Some(s.clone()),
         _ => None,
     }
 }
 
 impl Planner {
-    fn shift(&self, offset: &Option<Offset>, at: &Option<AtModifier>) -> TimeShift {
-        let offset = match offset {
-            Some(Offset::Pos(d)) => ms(d),
-            Some(Offset::Neg(d)) => -ms(d),
-            None => 0,
-        };
+    fn times(&self) -> QueryTimes {
+        QueryTimes {
+            start: self.query_start,
+            end: self.query_end,
+            step: self.query_step,
+        }
+    }
+
+    fn duration(&self, d: &DurationExpr) -> i64 {
+        d.millis(self.times())
+    }
+
+    fn shift(&self, offset: &Option<DurationExpr>, at: &Option<At>) -> TimeShift {
+        let offset = offset.as_ref().map(|d| self.duration(d)).unwrap_or(0);
         let at = at.as_ref().map(|a| match a {
-            AtModifier::Start => self.query_start,
-            AtModifier::End => self.query_end,
-            AtModifier::At(t) => match t.duration_since(UNIX_EPOCH) {
-                Ok(d) => d.as_millis() as i64,
-                Err(e) => -(e.duration().as_millis() as i64),
-            },
+            At::Start => self.query_start,
+            At::End => self.query_end,
+            At::Time(t) => *t,
         });
         TimeShift { offset, at }
     }
 
     fn matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
-        if !vs.matchers.or_matchers.is_empty() {
-            return unsupported("`or` inside label matchers");
-        }
         let mut out = Vec::new();
         if let Some(name) = &vs.name {
             out.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name.clone())?);
         }
-        for m in &vs.matchers.matchers {
-            let op = match m.op {
-                PMatchOp::Equal => MatchOp::Equal,
-                PMatchOp::NotEqual => MatchOp::NotEqual,
-                PMatchOp::Re(_) => MatchOp::Regex,
-                PMatchOp::NotRe(_) => MatchOp::NotRegex,
-            };
-            out.push(Matcher::new(op, m.name.clone(), m.value.clone())?);
+        for m in &vs.matchers {
+            out.push(Matcher::new(m.op, m.name.clone(), m.value.clone())?);
         }
         Ok(out)
     }
@@ -130,8 +117,8 @@ impl Planner {
     /// Labels `absent()` reports: the selector's equality matchers, except the name.
     fn absent_labels(e: &Expr) -> Labels {
         let vs = match unwrap_parens(e) {
-            Expr::VectorSelector(vs) => Some(vs),
-            Expr::MatrixSelector(ms) => Some(&ms.vs),
+            Expr::Vector(vs) => Some(vs.as_ref()),
+            Expr::Matrix(ms) => Some(&ms.selector),
             _ => None,
         };
         let Some(vs) = vs else {
@@ -139,14 +126,9 @@ impl Planner {
         };
         // Only labels with exactly one matcher, and that one an equality, are reported.
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for m in &vs.matchers.matchers {
-            let matchers_of_name = vs
-                .matchers
-                .matchers
-                .iter()
-                .filter(|o| o.name == m.name)
-                .count();
-            if matches!(m.op, PMatchOp::Equal) && m.name != METRIC_NAME && matchers_of_name == 1 {
+        for m in &vs.matchers {
+            let matchers_of_name = vs.matchers.iter().filter(|o| o.name == m.name).count();
+            if m.op == MatchOp::Equal && m.name != METRIC_NAME && matchers_of_name == 1 {
                 pairs.push((m.name.clone(), m.value.clone()));
             }
         }
@@ -155,11 +137,11 @@ impl Planner {
 
     pub(crate) fn plan(&self, expr: &Expr, steps: Steps) -> Result<Planned, QueryError> {
         match expr {
-            Expr::Paren(p) => self.plan(&p.expr, steps),
-            Expr::NumberLiteral(n) => Ok(planned(
+            Expr::Paren(p) => self.plan(p, steps),
+            Expr::Number(n) => Ok(planned(
                 PromNode::plan(
                     Constant {
-                        value: n.val,
+                        value: *n,
                         time: false,
                         steps,
                     },
@@ -167,7 +149,7 @@ impl Planner {
                 ),
                 Kind::Scalar,
             )),
-            Expr::StringLiteral(s) => Ok(planned(
+            Expr::String(s) => Ok(planned(
                 PromNode::plan(
                     Constant {
                         value: f64::NAN,
@@ -176,10 +158,10 @@ impl Planner {
                     },
                     vec![],
                 ),
-                Kind::String(s.val.clone()),
+                Kind::String(s.clone()),
             )),
-            Expr::Unary(u) => {
-                let inner = self.plan(&u.expr, steps)?;
+            Expr::Neg(u) => {
+                let inner = self.plan(u, steps)?;
                 let kind = inner.kind.clone();
                 let minus_one = PromNode::plan(
                     Constant {
@@ -204,7 +186,7 @@ impl Planner {
                     kind,
                 ))
             }
-            Expr::VectorSelector(vs) => Ok(planned(
+            Expr::Vector(vs) => Ok(planned(
                 PromNode::plan(
                     VectorSelect {
                         matchers: Self::matchers(vs)?,
@@ -216,7 +198,7 @@ impl Planner {
                 ),
                 Kind::Vector,
             )),
-            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+            Expr::Matrix(_) | Expr::Subquery(_) => {
                 let (source, range, shift) = self.range_source(expr, steps)?;
                 let op = RangeFunction {
                     func: RangeFn::Window,
@@ -227,10 +209,9 @@ impl Planner {
                 };
                 Ok(planned(PromNode::plan(op, vec![source]), Kind::Matrix))
             }
-            Expr::Call(call) => self.plan_call(call, steps),
+            Expr::Call { func, args } => self.plan_call(func, args, steps),
             Expr::Aggregate(agg) => self.plan_aggregate(agg, steps),
             Expr::Binary(b) => self.plan_binary(b, steps),
-            Expr::Extension(_) => unsupported("extension expressions"),
         }
     }
 
@@ -241,11 +222,14 @@ impl Planner {
         steps: Steps,
     ) -> Result<(LogicalPlan, i64, TimeShift), QueryError> {
         match unwrap_parens(expr) {
-            Expr::MatrixSelector(m) => {
-                let shift = self.shift(&m.vs.offset, &m.vs.at);
-                let range = ms(&m.range);
+            Expr::Matrix(m) => {
+                if m.anchored || m.smoothed {
+                    return unsupported("anchored and smoothed range selectors");
+                }
+                let shift = self.shift(&m.selector.offset, &m.selector.at);
+                let range = self.duration(&m.range);
                 let op = MatrixSelect {
-                    matchers: Self::matchers(&m.vs)?,
+                    matchers: Self::matchers(&m.selector)?,
                     shift: shift.clone(),
                     range,
                     steps,
@@ -254,11 +238,11 @@ impl Planner {
             }
             Expr::Subquery(sq) => {
                 let shift = self.shift(&sq.offset, &sq.at);
-                let range = ms(&sq.range);
+                let range = self.duration(&sq.range);
                 let step = sq
                     .step
                     .as_ref()
-                    .map(ms)
+                    .map(|d| self.duration(d))
                     .filter(|s| *s > 0)
                     .unwrap_or(self.default_subquery_step);
                 let (lo, hi) = shift.span(steps);
@@ -279,15 +263,12 @@ impl Planner {
                 }
                 Ok((inner.plan, range, shift))
             }
-            other => Err(QueryError::Parse(format!(
-                "expected a range vector, got {other}"
-            ))),
+            _ => Err(QueryError::Parse("expected a range vector".into())),
         }
     }
 
-    fn plan_call(&self, call: &parser::Call, steps: Steps) -> Result<Planned, QueryError> {
-        let name = call.func.name;
-        let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
+    fn plan_call(&self, name: &str, args: &[Expr], steps: Steps) -> Result<Planned, QueryError> {
+        let args: Vec<&Expr> = args.iter().collect();
         if let Some(func) = RangeFn::from_name(name) {
             let (matrix_arg, params): (&Expr, Vec<f64>) = match func {
                 RangeFn::QuantileOverTime => (
@@ -472,7 +453,7 @@ impl Planner {
             "timestamp" => {
                 let arg = args.first().copied().ok_or_else(|| arity(name))?;
                 match unwrap_parens(arg) {
-                    Expr::VectorSelector(vs) => {
+                    Expr::Vector(vs) => {
                         // The raw sample's own timestamp.
                         let select = VectorSelect {
                             matchers: Self::matchers(vs)?,
@@ -591,22 +572,13 @@ impl Planner {
         }
     }
 
-    fn plan_aggregate(
-        &self,
-        agg: &parser::AggregateExpr,
-        steps: Steps,
-    ) -> Result<Planned, QueryError> {
-        let op_name = agg.op.to_string();
-        let op = AggOp::from_name(&op_name)
-            .ok_or_else(|| QueryError::Unsupported(format!("aggregation {op_name}")))?;
-        let grouping = match &agg.modifier {
-            Some(LabelModifier::Include(l)) => Grouping {
-                without: false,
-                labels: l.labels.clone(),
-            },
-            Some(LabelModifier::Exclude(l)) => Grouping {
-                without: true,
-                labels: l.labels.clone(),
+    fn plan_aggregate(&self, agg: &ast::Aggregate, steps: Steps) -> Result<Planned, QueryError> {
+        let op = AggOp::from_name(&agg.op)
+            .ok_or_else(|| QueryError::Unsupported(format!("aggregation {}", agg.op)))?;
+        let grouping = match &agg.grouping {
+            Some(g) => Grouping {
+                without: g.without,
+                labels: g.labels.clone(),
             },
             None => Grouping {
                 without: false,
@@ -618,9 +590,10 @@ impl Planner {
         let mut has_param = false;
         if let Some(param) = &agg.param {
             if op == AggOp::CountValues {
-                label_param = Some(string_arg(param).ok_or_else(|| {
+                let label = string_arg(param).ok_or_else(|| {
                     QueryError::Unsupported("non-literal count_values label".into())
-                })?);
+                })?;
+                label_param = Some(label);
             } else {
                 has_param = true;
                 inputs.push(self.plan(param, steps)?.plan);
@@ -645,26 +618,16 @@ impl Planner {
         })
     }
 
-    fn plan_binary(&self, b: &parser::BinaryExpr, steps: Steps) -> Result<Planned, QueryError> {
-        let token = b.op.to_string();
-        let op = BinOp::from_token(&token)
-            .ok_or_else(|| QueryError::Unsupported(format!("operator {token}")))?;
+    fn plan_binary(&self, b: &ast::Binary, steps: Steps) -> Result<Planned, QueryError> {
+        let op = BinOp::from_token(&b.op)
+            .ok_or_else(|| QueryError::Unsupported(format!("operator {}", b.op)))?;
         let lhs = self.plan(&b.lhs, steps)?;
         let rhs = self.plan(&b.rhs, steps)?;
-        let modifier = b.modifier.as_ref();
-        let fill = modifier
-            .map(|m| (m.fill_values.lhs, m.fill_values.rhs))
-            .unwrap_or((None, None));
-        let matching = modifier.and_then(|m| m.matching.as_ref()).map(|m| match m {
-            LabelModifier::Include(l) => (true, l.labels.clone()),
-            LabelModifier::Exclude(l) => (false, l.labels.clone()),
-        });
-        let card = match modifier.map(|m| &m.card) {
-            Some(VectorMatchCardinality::ManyToOne(l)) => Cardinality::ManyToOne(l.labels.clone()),
-            Some(VectorMatchCardinality::OneToMany(l)) => Cardinality::OneToMany(l.labels.clone()),
-            Some(VectorMatchCardinality::ManyToMany) => Cardinality::ManyToMany,
-            _ if op.is_set() => Cardinality::ManyToMany,
-            _ => Cardinality::OneToOne,
+        let card = match &b.card {
+            Card::ManyToOne(l) => Cardinality::ManyToOne(l.clone()),
+            Card::OneToMany(l) => Cardinality::OneToMany(l.clone()),
+            Card::OneToOne if op.is_set() => Cardinality::ManyToMany,
+            Card::OneToOne => Cardinality::OneToOne,
         };
         let (ls, rs) = (lhs.kind == Kind::Scalar, rhs.kind == Kind::Scalar);
         let kind = if ls && rs { Kind::Scalar } else { Kind::Vector };
@@ -672,10 +635,10 @@ impl Planner {
             op,
             lhs_scalar: ls,
             rhs_scalar: rs,
-            return_bool: modifier.is_some_and(|m| m.return_bool),
-            matching,
+            return_bool: b.return_bool,
+            matching: b.matching.clone(),
             card,
-            fill,
+            fill: b.fill,
             steps,
         };
         Ok(planned(PromNode::plan(op, vec![lhs.plan, rhs.plan]), kind))

@@ -1,9 +1,9 @@
 //! Runs `.test` files through storage and the engine (FORMAT.md §8–9) and counts passes.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use promql_parser::parser::{AtModifier, Expr};
+use strata_query::parser::ast::{At, Expr};
 
 use strata_query::{Engine, EngineOptions, QueryError, QueryOutput, QueryValue};
 use strata_storage::{
@@ -342,16 +342,14 @@ const AT_MODIFIER_UNSAFE: [&str; 15] = [
 
 fn calls_at_unsafe(e: &Expr) -> bool {
     match e {
-        Expr::Call(c) => {
-            AT_MODIFIER_UNSAFE.contains(&c.func.name)
-                || c.args.args.iter().any(|a| calls_at_unsafe(a))
+        Expr::Call { func, args } => {
+            AT_MODIFIER_UNSAFE.contains(&func.as_str()) || args.iter().any(calls_at_unsafe)
         }
         Expr::Aggregate(a) => {
-            calls_at_unsafe(&a.expr) || a.param.as_ref().is_some_and(|p| calls_at_unsafe(p))
+            calls_at_unsafe(&a.expr) || a.param.as_ref().is_some_and(calls_at_unsafe)
         }
-        Expr::Unary(u) => calls_at_unsafe(&u.expr),
         Expr::Binary(b) => calls_at_unsafe(&b.lhs) || calls_at_unsafe(&b.rhs),
-        Expr::Paren(p) => calls_at_unsafe(&p.expr),
+        Expr::Neg(e) | Expr::Paren(e) => calls_at_unsafe(e),
         Expr::Subquery(s) => calls_at_unsafe(&s.expr),
         _ => false,
     }
@@ -360,38 +358,29 @@ fn calls_at_unsafe(e: &Expr) -> bool {
 /// §9.1: gives every selector and subquery without `@` an `@ t`; does not descend into
 /// subqueries (which then carry one).
 fn pin_at(e: &mut Expr, t: i64) {
-    let at = || {
-        let d = Duration::from_millis(t.unsigned_abs());
-        AtModifier::At(if t >= 0 {
-            UNIX_EPOCH + d
-        } else {
-            UNIX_EPOCH - d
-        })
-    };
     match e {
-        Expr::VectorSelector(vs) => {
-            vs.at.get_or_insert_with(at);
+        Expr::Vector(vs) => {
+            vs.at.get_or_insert(At::Time(t));
         }
-        Expr::MatrixSelector(ms) => {
-            ms.vs.at.get_or_insert_with(at);
+        Expr::Matrix(ms) => {
+            ms.selector.at.get_or_insert(At::Time(t));
         }
         Expr::Subquery(sq) => {
-            sq.at.get_or_insert_with(at);
+            sq.at.get_or_insert(At::Time(t));
         }
-        Expr::Call(c) => c.args.args.iter_mut().for_each(|a| pin_at(a, t)),
+        Expr::Call { args, .. } => args.iter_mut().for_each(|a| pin_at(a, t)),
         Expr::Aggregate(a) => {
             pin_at(&mut a.expr, t);
             if let Some(p) = &mut a.param {
                 pin_at(p, t);
             }
         }
-        Expr::Unary(u) => pin_at(&mut u.expr, t),
         Expr::Binary(b) => {
             pin_at(&mut b.lhs, t);
             pin_at(&mut b.rhs, t);
         }
-        Expr::Paren(p) => pin_at(&mut p.expr, t),
-        _ => {}
+        Expr::Neg(e) | Expr::Paren(e) => pin_at(e, t),
+        Expr::Number(_) | Expr::String(_) => {}
     }
 }
 

@@ -1,0 +1,329 @@
+//! PromQL tokens.
+
+use crate::error::QueryError;
+
+/// A token and the byte offset it starts at.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Token {
+    pub(crate) kind: Tok,
+    pub(crate) pos: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Tok {
+    Ident(String),
+    Number(f64),
+    /// A duration literal, in ms.
+    Duration(i64),
+    Str(String),
+    Op(&'static str),
+    LParen,
+    RParen,
+    LBrace,
+    RBrace,
+    LBracket,
+    RBracket,
+    Comma,
+    Colon,
+    At,
+    Eof,
+}
+
+const OPS: [&str; 15] = [
+    "==", "!=", "<=", ">=", "=~", "!~", "+", "-", "*", "/", "%", "^", "<", ">", "=",
+];
+
+fn err(pos: usize, msg: impl Into<String>) -> QueryError {
+    QueryError::Parse(format!("1:{}: parse error: {}", pos + 1, msg.into()))
+}
+
+/// Reads a duration literal (`1h30m`, `10s53ms`) at the start of `s`; returns (ms, length).
+pub(crate) fn duration_literal(s: &str) -> Option<(i64, usize)> {
+    const UNITS: [(&str, i64); 7] = [
+        ("ms", 1),
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ];
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut total: i64 = 0;
+    let mut parts = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let n: i64 = s[start..i].parse().ok()?;
+        let (unit, mult) = UNITS.iter().find(|(u, _)| s[i..].starts_with(u))?;
+        // "m" must not be the start of "ms" handled above; a unit must not run into letters.
+        i += unit.len();
+        total = total.checked_add(n.checked_mul(*mult)?)?;
+        parts += 1;
+    }
+    if parts == 0 || (i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_')) {
+        return None;
+    }
+    Some((total, i))
+}
+
+/// Splits a query into tokens.
+pub(crate) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {
+    let b = input.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if c == b'#' {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        }
+        let pos = i;
+        let single = match c {
+            b'(' => Some(Tok::LParen),
+            b')' => Some(Tok::RParen),
+            b'{' => Some(Tok::LBrace),
+            b'}' => Some(Tok::RBrace),
+            b'[' => Some(Tok::LBracket),
+            b']' => Some(Tok::RBracket),
+            b',' => Some(Tok::Comma),
+            b':' if !(i + 1 < b.len()
+                && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] == b'_' || b[i + 1] == b':'))
+                || out.last().is_some_and(|t: &Token| {
+                    t.kind == Tok::LBracket
+                        || matches!(t.kind, Tok::Duration(_) | Tok::Number(_) | Tok::RParen)
+                }) =>
+            {
+                Some(Tok::Colon)
+            }
+            b'@' => Some(Tok::At),
+            _ => None,
+        };
+        if let Some(kind) = single {
+            out.push(Token { kind, pos });
+            i += 1;
+            continue;
+        }
+        if c == b'"' || c == b'\'' || c == b'`' {
+            let (s, len) = string(&input[i..]).map_err(|m| err(pos, m))?;
+            out.push(Token {
+                kind: Tok::Str(s),
+                pos,
+            });
+            i += len;
+            continue;
+        }
+        if c.is_ascii_digit() || (c == b'.' && i + 1 < b.len() && b[i + 1].is_ascii_digit()) {
+            if let Some((ms, len)) = duration_literal(&input[i..]) {
+                out.push(Token {
+                    kind: Tok::Duration(ms),
+                    pos,
+                });
+                i += len;
+                continue;
+            }
+            let len = number_len(&input[i..]);
+            let text = &input[i..i + len];
+            let v = parse_number(text)
+                .ok_or_else(|| err(pos, format!("bad number or duration syntax: {text:?}")))?;
+            out.push(Token {
+                kind: Tok::Number(v),
+                pos,
+            });
+            i += len;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' || c == b':' {
+            let mut j = i + 1;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b':') {
+                j += 1;
+            }
+            let word = &input[i..j];
+            let kind = match word.to_ascii_lowercase().as_str() {
+                "inf" => Tok::Number(f64::INFINITY),
+                "nan" => Tok::Number(f64::NAN),
+                _ => Tok::Ident(word.to_string()),
+            };
+            out.push(Token { kind, pos });
+            i = j;
+            continue;
+        }
+        match OPS.iter().find(|op| input[i..].starts_with(**op)) {
+            Some(op) => {
+                out.push(Token {
+                    kind: Tok::Op(op),
+                    pos,
+                });
+                i += op.len();
+            }
+            None => {
+                let ch = input[i..].chars().next().unwrap_or(' ');
+                return Err(err(pos, format!("unexpected character: {ch:?}")));
+            }
+        }
+    }
+    out.push(Token {
+        kind: Tok::Eof,
+        pos: input.len(),
+    });
+    Ok(out)
+}
+
+fn number_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    if s.len() > 2 && (s.starts_with("0x") || s.starts_with("0X")) {
+        return 2 + b[2..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+    }
+    let mut i = 0;
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        let mut j = i + 1;
+        if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+            j += 1;
+        }
+        if j < b.len() && b[j].is_ascii_digit() {
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            i = j;
+        }
+    }
+    i
+}
+
+/// Go's ParseInt(base 0) then ParseFloat, as Prometheus reads number literals.
+fn parse_number(text: &str) -> Option<f64> {
+    let t = text.replace('_', "");
+    let lower = t.to_ascii_lowercase();
+    if let Some(h) = lower.strip_prefix("0x") {
+        return i64::from_str_radix(h, 16).ok().map(|v| v as f64);
+    }
+    if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit()) {
+        if let Ok(v) = i64::from_str_radix(&lower[1..], 8) {
+            return Some(v as f64);
+        }
+    }
+    lower.parse::<f64>().ok()
+}
+
+/// A string literal: returns the value and the number of bytes it spans.
+fn string(s: &str) -> Result<(String, usize), String> {
+    let quote = s.chars().next().unwrap_or('"');
+    let mut out = String::new();
+    let mut chars = s.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        if c == quote {
+            return Ok((out, i + 1));
+        }
+        if c == '\n' && quote != '`' {
+            return Err("unterminated quoted string".into());
+        }
+        if c != '\\' || quote == '`' {
+            out.push(c);
+            continue;
+        }
+        let Some((_, e)) = chars.next() else { break };
+        match e {
+            'a' => out.push('\x07'),
+            'b' => out.push('\x08'),
+            'f' => out.push('\x0c'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'v' => out.push('\x0b'),
+            '\\' | '"' | '\'' => out.push(e),
+            'x' | 'u' | 'U' => {
+                let n = match e {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let hex: String = chars.by_ref().take(n).map(|(_, c)| c).collect();
+                let code = u32::from_str_radix(&hex, 16)
+                    .map_err(|_| format!("invalid escape sequence \\{e}{hex}"))?;
+                if e == 'x' && code >= 0x80 {
+                    return Err(format!("invalid UTF-8 in escape sequence \\x{hex}"));
+                }
+                out.push(
+                    char::from_u32(code)
+                        .ok_or_else(|| format!("invalid escape sequence \\{e}{hex}"))?,
+                );
+            }
+            '0'..='7' => {
+                let rest: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
+                let code = u32::from_str_radix(&format!("{e}{rest}"), 8)
+                    .map_err(|_| "invalid octal escape".to_string())?;
+                if code >= 0x80 {
+                    return Err("invalid UTF-8 in octal escape".into());
+                }
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            }
+            other => return Err(format!("unknown escape sequence {other:?}")),
+        }
+    }
+    Err("unterminated quoted string".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(s: &str) -> Vec<Tok> {
+        lex(s).unwrap().into_iter().map(|t| t.kind).collect()
+    }
+
+    #[test]
+    fn durations_numbers_and_strings() {
+        assert_eq!(duration_literal("1h30m"), Some((5_400_000, 5)));
+        assert_eq!(duration_literal("10s53ms"), Some((10_053, 7)));
+        assert_eq!(duration_literal("5mx"), None);
+        assert_eq!(kinds("5m")[0], Tok::Duration(300_000));
+        assert_eq!(kinds("1e3")[0], Tok::Number(1000.0));
+        assert_eq!(kinds("0x1f")[0], Tok::Number(31.0));
+        assert_eq!(kinds("010")[0], Tok::Number(8.0));
+        assert_eq!(kinds(".5")[0], Tok::Number(0.5));
+        assert_eq!(kinds(r#""a\"b""#)[0], Tok::Str("a\"b".into()));
+        assert_eq!(kinds("`a\\b`")[0], Tok::Str("a\\b".into()));
+        assert!(matches!(kinds("Inf")[0], Tok::Number(v) if v.is_infinite()));
+    }
+
+    #[test]
+    fn operators_and_colons() {
+        assert_eq!(
+            kinds("a:b{x=~\"1\"}[5m:1m] != 3"),
+            vec![
+                Tok::Ident("a:b".into()),
+                Tok::LBrace,
+                Tok::Ident("x".into()),
+                Tok::Op("=~"),
+                Tok::Str("1".into()),
+                Tok::RBrace,
+                Tok::LBracket,
+                Tok::Duration(300_000),
+                Tok::Colon,
+                Tok::Duration(60_000),
+                Tok::RBracket,
+                Tok::Op("!="),
+                Tok::Number(3.0),
+                Tok::Eof
+            ]
+        );
+    }
+}

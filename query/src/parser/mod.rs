@@ -1,0 +1,11 @@
+//! PromQL parsing: a lexer and a recursive-descent parser producing [`ast::Expr`]. Strata has
+//! its own parser because Prometheus 3's duration expressions (`[26m+4m]`, `offset step()`)
+//! and `anchored`/`smoothed` range selectors are not in promql-parser.
+
+pub mod ast;
+mod lexer;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+pub use parse::parse;
