@@ -11,7 +11,7 @@ use super::ops::function::{Func, InstantFunction};
 use super::ops::histogram::{ClassicHistogram, HistFn};
 use super::ops::literal::Constant;
 use super::ops::range_fn::{RangeFn, RangeFunction};
-use super::ops::selector::{MatrixSelect, TimeShift, VectorSelect};
+use super::ops::selector::{MatrixSelect, RangeMode, TimeShift, VectorSelect};
 use crate::error::QueryError;
 use crate::matcher::{MatchOp, Matcher};
 use crate::parser::ast::{self, At, Card, DurationExpr, Expr, QueryTimes, VectorSelector};
@@ -193,19 +193,22 @@ impl Planner {
                         shift: self.shift(&vs.offset, &vs.at),
                         steps,
                         lookback: self.lookback,
+                        mode: selector_mode(vs),
                     },
                     vec![],
                 ),
                 Kind::Vector,
             )),
             Expr::Matrix(_) | Expr::Subquery(_) => {
-                let (source, range, shift) = self.range_source(expr, steps)?;
+                let (source, range, shift, mode) = self.range_source(expr, steps)?;
                 let op = RangeFunction {
                     func: RangeFn::Window,
                     range,
                     shift,
                     steps,
                     params: vec![],
+                    mode,
+                    lookback: self.lookback,
                 };
                 Ok(planned(PromNode::plan(op, vec![source]), Kind::Matrix))
             }
@@ -220,12 +223,14 @@ impl Planner {
         &self,
         expr: &Expr,
         steps: Steps,
-    ) -> Result<(LogicalPlan, i64, TimeShift), QueryError> {
+    ) -> Result<(LogicalPlan, i64, TimeShift, RangeMode), QueryError> {
         match unwrap_parens(expr) {
             Expr::Matrix(m) => {
-                if m.anchored || m.smoothed {
-                    return unsupported("anchored and smoothed range selectors");
-                }
+                let mode = match (m.anchored, m.smoothed) {
+                    (true, _) => RangeMode::Anchored,
+                    (_, true) => RangeMode::Smoothed,
+                    _ => RangeMode::Normal,
+                };
                 let shift = self.shift(&m.selector.offset, &m.selector.at);
                 let range = self.duration(&m.range);
                 let op = MatrixSelect {
@@ -233,8 +238,10 @@ impl Planner {
                     shift: shift.clone(),
                     range,
                     steps,
+                    mode,
+                    lookback: self.lookback,
                 };
-                Ok((PromNode::plan(op, vec![]), range, shift))
+                Ok((PromNode::plan(op, vec![]), range, shift, mode))
             }
             Expr::Subquery(sq) => {
                 let shift = self.shift(&sq.offset, &sq.at);
@@ -261,7 +268,7 @@ impl Planner {
                 if inner.kind != Kind::Vector && inner.kind != Kind::Scalar {
                     return unsupported("subquery of a non-vector expression");
                 }
-                Ok((inner.plan, range, shift))
+                Ok((inner.plan, range, shift, RangeMode::Normal))
             }
             _ => Err(QueryError::Parse("expected a range vector".into())),
         }
@@ -293,13 +300,16 @@ impl Planner {
             if params.len() != expected {
                 return unsupported(format!("non-literal parameter of {name}"));
             }
-            let (source, range, shift) = self.range_source(matrix_arg, steps)?;
+            let (source, range, shift, mode) = self.range_source(matrix_arg, steps)?;
+            check_extended(mode, name)?;
             let op = RangeFunction {
                 func,
                 range,
                 shift,
                 steps,
                 params,
+                mode,
+                lookback: self.lookback,
             };
             return Ok(planned(PromNode::plan(op, vec![source]), Kind::Vector));
         }
@@ -434,13 +444,16 @@ impl Planner {
             ),
             "absent_over_time" => {
                 let arg = args.first().copied().ok_or_else(|| arity(name))?;
-                let (source, range, shift) = self.range_source(arg, steps)?;
+                let (source, range, shift, mode) = self.range_source(arg, steps)?;
+                check_extended(mode, name)?;
                 let present = RangeFunction {
                     func: RangeFn::PresentOverTime,
                     range,
                     shift,
                     steps,
                     params: vec![],
+                    mode,
+                    lookback: self.lookback,
                 };
                 let present = PromNode::plan(present, vec![source]);
                 let op = InstantFunction {
@@ -460,6 +473,7 @@ impl Planner {
                             shift: self.shift(&vs.offset, &vs.at),
                             steps,
                             lookback: self.lookback,
+                            mode: selector_mode(vs),
                         };
                         let op = super::ops::selector::SampleTimestamps { select };
                         Ok(planned(PromNode::plan(op, vec![]), Kind::Vector))
@@ -642,6 +656,38 @@ impl Planner {
             steps,
         };
         Ok(planned(PromNode::plan(op, vec![lhs.plan, rhs.plan]), kind))
+    }
+}
+
+fn selector_mode(vs: &VectorSelector) -> RangeMode {
+    match (vs.anchored, vs.smoothed) {
+        (true, _) => RangeMode::Anchored,
+        (_, true) => RangeMode::Smoothed,
+        _ => RangeMode::Normal,
+    }
+}
+
+/// Extended range selectors only make sense for some functions (Prometheus' wording).
+fn check_extended(mode: RangeMode, func: &str) -> Result<(), QueryError> {
+    let (allowed, word, list): (&[&str], &str, &str) = match mode {
+        RangeMode::Normal => return Ok(()),
+        RangeMode::Anchored => (
+            &["changes", "delta", "increase", "rate", "resets"],
+            "anchored",
+            "changes, delta, increase, rate, resets",
+        ),
+        RangeMode::Smoothed => (
+            &["delta", "increase", "rate"],
+            "smoothed",
+            "delta, increase, rate",
+        ),
+    };
+    if allowed.contains(&func) {
+        Ok(())
+    } else {
+        Err(QueryError::Execution(format!(
+            "{word} modifier can only be used with: {list} - not with {func}"
+        )))
     }
 }
 

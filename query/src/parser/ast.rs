@@ -85,6 +85,10 @@ pub struct VectorSelector {
     pub matchers: Vec<LabelMatcher>,
     pub offset: Option<DurationExpr>,
     pub at: Option<At>,
+    /// `anchored`: the newest sample within the lookback window, stale markers ignored.
+    pub anchored: bool,
+    /// `smoothed`: the value interpolated between the samples around the evaluation time.
+    pub smoothed: bool,
 }
 
 /// A range vector selector.

@@ -297,8 +297,10 @@ impl Parser {
                     let Expr::Vector(vs) = expr else {
                         return self.error("ranges only allowed for vector selectors");
                     };
-                    if vs.offset.is_some() || vs.at.is_some() {
-                        return self.error("no offset or @ modifiers allowed before range");
+                    if vs.offset.is_some() || vs.at.is_some() || vs.anchored || vs.smoothed {
+                        return self.error(
+                            "no offset, @, anchored or smoothed modifiers allowed before range",
+                        );
                     }
                     expr = Expr::Matrix(Box::new(MatrixSelector {
                         selector: *vs,
@@ -355,22 +357,26 @@ impl Parser {
             }
             if self.ident_is("anchored") || self.ident_is("smoothed") {
                 let anchored = self.ident_is("anchored");
-                let Expr::Matrix(ms) = &mut expr else {
-                    let word = if anchored { "anchored" } else { "smoothed" };
-                    return self.error(format!(
-                        "{word} modifier can only be used on range vector selectors"
-                    ));
+                let (a, s) = match &mut expr {
+                    Expr::Matrix(ms) => (&mut ms.anchored, &mut ms.smoothed),
+                    Expr::Vector(vs) => (&mut vs.anchored, &mut vs.smoothed),
+                    _ => {
+                        let word = if anchored { "anchored" } else { "smoothed" };
+                        return self.error(format!(
+                            "{word} modifier can only be used on vector selectors"
+                        ));
+                    }
                 };
-                self.bump();
-                if ms.anchored || ms.smoothed {
+                if *a || *s {
                     return self
                         .error("anchored and smoothed modifiers cannot be combined or repeated");
                 }
                 if anchored {
-                    ms.anchored = true;
+                    *a = true;
                 } else {
-                    ms.smoothed = true;
+                    *s = true;
                 }
+                self.bump();
                 continue;
             }
             return Ok(expr);

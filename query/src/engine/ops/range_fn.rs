@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::aggregate::quantile;
 use super::kahan_inc;
-use super::selector::TimeShift;
+use super::selector::{RangeMode, TimeShift, interpolate};
 use crate::engine::context::{EvalContext, Steps};
 use crate::engine::node::PromOp;
 use crate::engine::value::Series;
@@ -86,6 +86,10 @@ pub(crate) struct RangeFunction {
     pub(crate) steps: Steps,
     /// Scalar parameters (`quantile_over_time`'s φ, `predict_linear`'s t, smoothing factors).
     pub(crate) params: Vec<f64>,
+    /// `anchored` / `smoothed` windows (rate, increase, delta, changes, resets only).
+    pub(crate) mode: RangeMode,
+    /// How far around the window extended modes look for boundary samples.
+    pub(crate) lookback: i64,
 }
 
 #[async_trait]
@@ -141,6 +145,13 @@ impl PromOp for RangeFunction {
             series.drop_name = s.drop_name || !self.func.keeps_name();
             for t in self.steps.iter() {
                 let end = self.shift.eval_time(t);
+                if self.mode != RangeMode::Normal {
+                    if let Some(v) = self.extended(&s.timestamps, &s.values, end - self.range, end)
+                    {
+                        series.push(t, v);
+                    }
+                    continue;
+                }
                 let lo = s.timestamps.partition_point(|&ts| ts <= end - self.range);
                 let hi = s.timestamps.partition_point(|&ts| ts <= end);
                 if lo >= hi {
@@ -260,6 +271,82 @@ impl RangeFunction {
                 double_exponential_smoothing(vs, *self.params.first()?, *self.params.get(1)?)
             }
             RangeFn::Window => None,
+        }
+    }
+}
+
+impl RangeFunction {
+    /// `anchored` and `smoothed` windows: boundary values at `start` and `end` from the
+    /// samples around them, no extrapolation.
+    fn extended(&self, ts: &[i64], vs: &[f64], start: i64, end: i64) -> Option<f64> {
+        let lo = ts.partition_point(|&t| t <= start);
+        let hi = ts.partition_point(|&t| t <= end);
+        let counter = matches!(self.func, RangeFn::Rate | RangeFn::Increase);
+        // Across a counter reset the counter is taken to restart from zero.
+        let interp = |a: usize, b: usize, t: i64| {
+            if counter && vs[b] < vs[a] {
+                interpolate(ts[a], 0.0, ts[b], vs[b], t)
+            } else {
+                interpolate(ts[a], vs[a], ts[b], vs[b], t)
+            }
+        };
+        let mut points: Vec<f64> = Vec::with_capacity(hi.saturating_sub(lo) + 2);
+        match self.mode {
+            RangeMode::Anchored => {
+                if lo >= hi {
+                    return None;
+                }
+                let before = lo > 0 && ts[lo - 1] > start - self.lookback;
+                points.push(if before { vs[lo - 1] } else { vs[lo] });
+                points.extend_from_slice(&vs[lo..hi]);
+            }
+            RangeMode::Smoothed => {
+                let before = (lo > 0 && ts[lo - 1] > start - self.lookback).then(|| lo - 1);
+                let after = (hi < ts.len() && ts[hi] <= end + self.lookback).then_some(hi);
+                if lo >= hi {
+                    let (b, a) = (before?, after?);
+                    points.push(interp(b, a, start));
+                    points.push(interp(b, a, end));
+                } else {
+                    points.push(match before {
+                        Some(b) => interp(b, lo, start),
+                        None => vs[lo],
+                    });
+                    points.extend_from_slice(&vs[lo..hi]);
+                    if ts[hi - 1] != end {
+                        points.push(match after {
+                            Some(a) => interp(hi - 1, a, end),
+                            None => vs[hi - 1],
+                        });
+                    }
+                }
+            }
+            RangeMode::Normal => return None,
+        }
+        let (first, last) = (points[0], points[points.len() - 1]);
+        match self.func {
+            RangeFn::Rate | RangeFn::Increase => {
+                let mut increase = last - first;
+                for w in points.windows(2) {
+                    if w[1] < w[0] {
+                        increase += w[0];
+                    }
+                }
+                Some(if self.func == RangeFn::Rate {
+                    increase / (self.range as f64 / 1000.0)
+                } else {
+                    increase
+                })
+            }
+            RangeFn::Delta => Some(last - first),
+            RangeFn::Changes => Some(
+                points
+                    .windows(2)
+                    .filter(|w| !(w[0] == w[1] || (w[0].is_nan() && w[1].is_nan())))
+                    .count() as f64,
+            ),
+            RangeFn::Resets => Some(points.windows(2).filter(|w| w[1] < w[0]).count() as f64),
+            _ => None,
         }
     }
 }

@@ -74,6 +74,36 @@ pub(crate) async fn load(
         .collect())
 }
 
+/// How a selector treats the edges of its window (Prometheus 3's extended range selectors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeMode {
+    Normal,
+    /// Adds the last sample at or before the window start (stale markers ignored).
+    Anchored,
+    /// Interpolates values at the window edges from the samples around them.
+    Smoothed,
+}
+
+/// Removes stale markers (extended modes ignore them).
+pub(crate) fn drop_stale(s: &mut Series) {
+    if s.values.iter().all(|v| !is_stale(*v)) {
+        return;
+    }
+    let (ts, vs): (Vec<i64>, Vec<f64>) = s
+        .timestamps
+        .iter()
+        .zip(&s.values)
+        .filter(|(_, v)| !is_stale(**v))
+        .map(|(t, v)| (*t, *v))
+        .unzip();
+    (s.timestamps, s.values) = (ts, vs);
+}
+
+/// Linear interpolation at `t` between two samples.
+pub(crate) fn interpolate(t0: i64, v0: f64, t1: i64, v1: f64, t: i64) -> f64 {
+    v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64
+}
+
 /// `metric{…}`: at each step, the newest sample within the lookback window, unless stale.
 #[derive(Debug)]
 pub(crate) struct VectorSelect {
@@ -81,6 +111,7 @@ pub(crate) struct VectorSelect {
     pub(crate) shift: TimeShift,
     pub(crate) steps: Steps,
     pub(crate) lookback: i64,
+    pub(crate) mode: RangeMode,
 }
 
 #[async_trait]
@@ -106,18 +137,34 @@ impl PromOp for VectorSelect {
         _inputs: Vec<Vec<Series>>,
     ) -> Result<Vec<Series>, QueryError> {
         let (lo, hi) = self.shift.span(self.steps);
-        let raw = load(ctx, &self.matchers, lo - self.lookback + 1, hi).await?;
+        let ahead = if self.mode == RangeMode::Smoothed {
+            self.lookback
+        } else {
+            0
+        };
+        let raw = load(ctx, &self.matchers, lo - self.lookback + 1, hi + ahead).await?;
         let mut out = Vec::with_capacity(raw.len());
-        for s in raw {
+        for mut s in raw {
+            if self.mode != RangeMode::Normal {
+                drop_stale(&mut s);
+            }
             let mut series = Series::new(s.labels.clone());
             for t in self.steps.iter() {
                 let at = self.shift.eval_time(t);
                 let i = s.timestamps.partition_point(|&ts| ts <= at);
-                if i == 0 || s.timestamps[i - 1] <= at - self.lookback {
-                    continue;
-                }
-                let v = s.values[i - 1];
-                if !is_stale(v) {
+                let before = (i > 0 && s.timestamps[i - 1] > at - self.lookback).then(|| i - 1);
+                let value = match (self.mode, before) {
+                    (RangeMode::Smoothed, Some(b)) if s.timestamps[b] == at => Some(s.values[b]),
+                    (RangeMode::Smoothed, Some(b)) => Some(match s.timestamps.get(i) {
+                        Some(&ta) if ta <= at + self.lookback => {
+                            interpolate(s.timestamps[b], s.values[b], ta, s.values[i], at)
+                        }
+                        _ => s.values[b],
+                    }),
+                    (_, Some(b)) if !is_stale(s.values[b]) => Some(s.values[b]),
+                    _ => None,
+                };
+                if let Some(v) = value {
                     series.push(t, v);
                 }
             }
@@ -137,6 +184,9 @@ pub(crate) struct MatrixSelect {
     pub(crate) shift: TimeShift,
     pub(crate) range: i64,
     pub(crate) steps: Steps,
+    /// Extended modes also load a lookback window before (and for `smoothed` after) the range.
+    pub(crate) mode: RangeMode,
+    pub(crate) lookback: i64,
 }
 
 #[async_trait]
@@ -162,7 +212,18 @@ impl PromOp for MatrixSelect {
         _inputs: Vec<Vec<Series>>,
     ) -> Result<Vec<Series>, QueryError> {
         let (lo, hi) = self.shift.span(self.steps);
-        let mut raw = load(ctx, &self.matchers, lo - self.range + 1, hi).await?;
+        let (before, after) = match self.mode {
+            RangeMode::Normal => (0, 0),
+            RangeMode::Anchored => (self.lookback, 0),
+            RangeMode::Smoothed => (self.lookback, self.lookback),
+        };
+        let mut raw = load(
+            ctx,
+            &self.matchers,
+            lo - self.range - before + 1,
+            hi + after,
+        )
+        .await?;
         for s in &mut raw {
             let keep: Vec<bool> = s.values.iter().map(|v| !is_stale(*v)).collect();
             if keep.iter().all(|k| *k) {
