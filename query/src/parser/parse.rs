@@ -194,9 +194,10 @@ impl Parser {
         }
         let mut fill = (None, None);
         loop {
+            // `fill(…)` is a modifier; a bare `fill` is a metric name.
             let which = ["fill", "fill_left", "fill_right"]
                 .into_iter()
-                .find(|w| self.ident_is(w));
+                .find(|w| self.ident_is(w) && *self.peek_at(1) == Tok::LParen);
             let Some(which) = which else { break };
             self.bump();
             self.expect(Tok::LParen, "\"(\"")?;

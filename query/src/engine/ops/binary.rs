@@ -247,12 +247,8 @@ impl Binary {
                 });
                 entry.push(t, value);
             }
-            // fill_right: left samples without a match; fill_left: right samples without one.
-            let (left, left_sigs, right, right_sigs) = if swapped {
-                (&one, &one_sigs, &many, &many_sigs)
-            } else {
-                (&many, &many_sigs, &one, &one_sigs)
-            };
+            // `fill_left` stands in for a missing "many"-side series (the left one, after the
+            // group_right swap), `fill_right` for a missing "one"-side series.
             let present = |series: &[Series],
                            sigs: &[Vec<(String, String)>]|
              -> std::collections::HashSet<Vec<(String, String)>> {
@@ -263,48 +259,47 @@ impl Binary {
                     .map(|(_, sig)| sig.clone())
                     .collect()
             };
-            let fills = [
-                (
-                    self.fill.1,
-                    left,
-                    left_sigs,
-                    present(right, right_sigs),
-                    false,
-                ),
-                (
-                    self.fill.0,
-                    right,
-                    right_sigs,
-                    present(left, left_sigs),
-                    true,
-                ),
-            ];
-            for (fill, side, sigs, other, side_is_rhs) in fills {
-                let Some(fill) = fill else { continue };
-                for (s, sig) in side.iter().zip(sigs) {
+            if let Some(fill) = self.fill.1 {
+                let one_present = present(&one, &one_sigs);
+                for (s, sig) in many.iter().zip(&many_sigs) {
                     let Some(v) = s.at(t) else { continue };
-                    if other.contains(sig) {
+                    if one_present.contains(sig) {
                         continue;
                     }
-                    let (l, r) = if side_is_rhs { (fill, v) } else { (v, fill) };
-                    let (mut value, keep) = self.op.apply(l, r);
-                    if self.return_bool {
-                        value = if keep { 1.0 } else { 0.0 };
-                    } else if !keep {
+                    let (l, r) = if swapped { (fill, v) } else { (v, fill) };
+                    if let Some(value) = self.fill_value(l, r) {
+                        let labels = self.result_labels(&s.labels, &Labels::default());
+                        let drop = self.drops_name() || s.drop_name;
+                        push_point(&mut out, &mut order, labels, drop, t, value);
+                    }
+                }
+            }
+            if let Some(fill) = self.fill.0 {
+                let many_present = present(&many, &many_sigs);
+                for (s, sig) in one.iter().zip(&one_sigs) {
+                    let Some(v) = s.at(t) else { continue };
+                    if many_present.contains(sig) {
                         continue;
                     }
-                    let labels = self.result_labels(&s.labels, &Labels::default());
-                    let entry = out.entry(labels.clone()).or_insert_with(|| {
-                        order.push(labels.clone());
-                        let mut r = Series::new(labels);
-                        r.drop_name = self.drops_name() || s.drop_name;
-                        r
-                    });
-                    entry.push(t, value);
+                    let (l, r) = if swapped { (v, fill) } else { (fill, v) };
+                    if let Some(value) = self.fill_value(l, r) {
+                        let labels = Labels::from_pairs(sig.iter().cloned()).unwrap_or_default();
+                        push_point(&mut out, &mut order, labels, true, t, value);
+                    }
                 }
             }
         }
         Ok(order.into_iter().filter_map(|l| out.remove(&l)).collect())
+    }
+
+    /// The result of a filled pair, or `None` when a comparison filters it out.
+    fn fill_value(&self, l: f64, r: f64) -> Option<f64> {
+        let (value, keep) = self.op.apply(l, r);
+        if self.return_bool {
+            Some(if keep { 1.0 } else { 0.0 })
+        } else {
+            keep.then_some(value)
+        }
     }
 
     fn set_op(&self, lhs: Vec<Series>, rhs: Vec<Series>) -> Vec<Series> {
@@ -365,6 +360,23 @@ impl Binary {
         left.retain(|s| !s.timestamps.is_empty());
         left
     }
+}
+
+fn push_point(
+    out: &mut HashMap<Labels, Series>,
+    order: &mut Vec<Labels>,
+    labels: Labels,
+    drop_name: bool,
+    t: i64,
+    value: f64,
+) {
+    let entry = out.entry(labels.clone()).or_insert_with(|| {
+        order.push(labels.clone());
+        let mut r = Series::new(labels);
+        r.drop_name = drop_name;
+        r
+    });
+    entry.push(t, value);
 }
 
 fn sig_string(sig: &[(String, String)]) -> String {
