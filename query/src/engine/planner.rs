@@ -9,6 +9,7 @@ use super::ops::aggregate::{AggOp, Aggregate, Grouping};
 use super::ops::binary::{BinOp, Binary, Cardinality};
 use super::ops::function::{Func, InstantFunction};
 use super::ops::histogram::{ClassicHistogram, HistFn};
+use super::ops::info::InfoFunction;
 use super::ops::literal::Constant;
 use super::ops::range_fn::{RangeFn, RangeFunction};
 use super::ops::selector::{MatrixSelect, RangeMode, TimeShift, VectorSelect};
@@ -374,6 +375,38 @@ impl Planner {
                     PromNode::plan(op, vec![a.plan, b.plan]),
                     Kind::Scalar,
                 ))
+            }
+            "info" => {
+                let base = self.plan(args.first().copied().ok_or_else(|| arity(name))?, steps)?;
+                let (mut name_matchers, mut data_matchers) = (Vec::new(), Vec::new());
+                if let Some(arg) = args.get(1) {
+                    let Expr::Vector(vs) = unwrap_parens(arg) else {
+                        return Err(QueryError::Parse(
+                            "expected a label selector as the second argument of info".into(),
+                        ));
+                    };
+                    for m in Self::matchers(vs)? {
+                        if m.name() == METRIC_NAME {
+                            name_matchers.push(m);
+                        } else {
+                            data_matchers.push(m);
+                        }
+                    }
+                }
+                let positive = |m: &Matcher| matches!(m.op(), MatchOp::Equal | MatchOp::Regex);
+                if name_matchers.is_empty() {
+                    name_matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME, "target_info")?);
+                } else if !name_matchers.iter().any(positive) {
+                    // Only exclusions given: info metrics are still the `*_info` ones.
+                    name_matchers.push(Matcher::new(MatchOp::Regex, METRIC_NAME, ".+_info")?);
+                }
+                let op = InfoFunction {
+                    name_matchers,
+                    data_matchers,
+                    steps,
+                    lookback: self.lookback,
+                };
+                Ok(planned(PromNode::plan(op, vec![base.plan]), Kind::Vector))
             }
             "histogram_quantile" | "histogram_fraction" | "histogram_quantiles" => {
                 let (func, input) = match name {

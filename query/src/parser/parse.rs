@@ -34,6 +34,8 @@ const PARAM_AGGREGATORS: [&str; 6] = [
 struct Parser {
     toks: Vec<Token>,
     i: usize,
+    /// `info()`'s second argument may be a selector of data-label matchers that all match empty.
+    allow_empty_selector: bool,
 }
 
 fn precedence(op: &str) -> Option<u8> {
@@ -525,7 +527,10 @@ impl Parser {
         let mut args = Vec::new();
         if *self.peek() != Tok::RParen {
             loop {
-                args.push(self.parse_expr(0)?);
+                self.allow_empty_selector = name.eq_ignore_ascii_case("info") && args.len() == 1;
+                let arg = self.parse_expr(0);
+                self.allow_empty_selector = false;
+                args.push(arg?);
                 match self.bump() {
                     Tok::Comma => {}
                     Tok::RParen => break,
@@ -668,7 +673,7 @@ impl Parser {
                 Matcher::new(m.op, m.name.clone(), m.value.clone())
                     .is_ok_and(|mm| !mm.matches_empty())
             });
-        if !non_empty {
+        if !non_empty && !self.allow_empty_selector {
             return self.error("vector selector must contain at least one non-empty matcher");
         }
         Ok(Expr::Vector(Box::new(vs)))
@@ -753,7 +758,11 @@ fn describe(t: &Tok) -> String {
 /// Parses a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr, QueryError> {
     let toks = lex(input)?;
-    let mut p = Parser { toks, i: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        allow_empty_selector: false,
+    };
     if *p.peek() == Tok::Eof {
         return p.error("no expression found in input");
     }

@@ -4,6 +4,7 @@ pub(crate) mod aggregate;
 pub(crate) mod binary;
 pub(crate) mod function;
 pub(crate) mod histogram;
+pub(crate) mod info;
 pub(crate) mod literal;
 pub(crate) mod range_fn;
 pub(crate) mod selector;

@@ -36,6 +36,11 @@ pub(crate) enum RangeFn {
     QuantileOverTime,
     MadOverTime,
     DoubleExponentialSmoothing,
+    /// `ts_of_{min,max,first,last}_over_time`: the timestamp (seconds) of that sample.
+    TsOfMin,
+    TsOfMax,
+    TsOfFirst,
+    TsOfLast,
     /// An instant query of a bare range vector or subquery: the window's points themselves.
     Window,
 }
@@ -65,6 +70,10 @@ impl RangeFn {
             "quantile_over_time" => Self::QuantileOverTime,
             "mad_over_time" => Self::MadOverTime,
             "double_exponential_smoothing" | "holt_winters" => Self::DoubleExponentialSmoothing,
+            "ts_of_min_over_time" => Self::TsOfMin,
+            "ts_of_max_over_time" => Self::TsOfMax,
+            "ts_of_first_over_time" => Self::TsOfFirst,
+            "ts_of_last_over_time" => Self::TsOfLast,
             _ => return None,
         })
     }
@@ -270,6 +279,24 @@ impl RangeFunction {
             RangeFn::DoubleExponentialSmoothing => {
                 double_exponential_smoothing(vs, *self.params.first()?, *self.params.get(1)?)
             }
+            RangeFn::TsOfMin | RangeFn::TsOfMax => {
+                // The last sample holding the extreme value (NaN loses to any number).
+                let mut best = 0;
+                for i in 1..n {
+                    let (v, b) = (vs[i], vs[best]);
+                    let better = if self.func == RangeFn::TsOfMin {
+                        v <= b
+                    } else {
+                        v >= b
+                    };
+                    if better || b.is_nan() {
+                        best = i;
+                    }
+                }
+                Some(ts[best] as f64 / 1000.0)
+            }
+            RangeFn::TsOfFirst => Some(ts[0] as f64 / 1000.0),
+            RangeFn::TsOfLast => Some(ts[n - 1] as f64 / 1000.0),
             RangeFn::Window => None,
         }
     }
