@@ -28,6 +28,7 @@ pub(crate) enum AggOp {
     Quantile,
     CountValues,
     Limitk,
+    LimitRatio,
 }
 
 impl AggOp {
@@ -46,13 +47,17 @@ impl AggOp {
             "quantile" => Self::Quantile,
             "count_values" => Self::CountValues,
             "limitk" => Self::Limitk,
+            "limit_ratio" => Self::LimitRatio,
             _ => return None,
         })
     }
 
     /// Operators that keep the input series (and their labels) instead of one per group.
     fn selects_series(self) -> bool {
-        matches!(self, Self::Topk | Self::Bottomk | Self::Limitk)
+        matches!(
+            self,
+            Self::Topk | Self::Bottomk | Self::Limitk | Self::LimitRatio
+        )
     }
 }
 
@@ -170,8 +175,19 @@ impl PromOp for Aggregate {
             if self.has_param && self.op != AggOp::Quantile {
                 let k = p.unwrap_or(f64::NAN);
                 if k.is_nan() {
-                    return Err(QueryError::Execution("Parameter value is NaN".into()));
+                    let what = if self.op == AggOp::LimitRatio {
+                        "Ratio"
+                    } else {
+                        "Parameter"
+                    };
+                    return Err(QueryError::Execution(format!("{what} value is NaN")));
                 }
+            }
+            if self.op == AggOp::Quantile
+                && let Some(q) = p
+                && !(0.0..=1.0).contains(&q)
+            {
+                ctx.warn(super::range_fn::quantile_warning(q));
             }
             // group key → (series index, value) present at t
             let mut groups: BTreeMap<&Labels, Vec<(usize, f64)>> = BTreeMap::new();
@@ -181,6 +197,23 @@ impl PromOp for Aggregate {
                 }
             }
             for (key, members) in groups {
+                if self.op == AggOp::LimitRatio {
+                    // A deterministic sample by label hash: ratio r keeps the series whose
+                    // hash falls below r (r < 0: at or above 1 + r).
+                    let r = p.unwrap_or(0.0).clamp(-1.0, 1.0);
+                    for &(i, v) in &members {
+                        let position = series[i].labels.stable_hash() as f64 / u64::MAX as f64;
+                        let keep = if r >= 0.0 {
+                            position < r
+                        } else {
+                            position >= 1.0 + r
+                        };
+                        if keep {
+                            selected[i].push(t, v);
+                        }
+                    }
+                    continue;
+                }
                 if self.op.selects_series() {
                     let k = p.unwrap_or(0.0);
                     let k = if k >= members.len() as f64 {
@@ -244,7 +277,11 @@ impl PromOp for Aggregate {
                     AggOp::Stddev => variance(&values).sqrt(),
                     AggOp::Stdvar => variance(&values),
                     AggOp::Quantile => quantile(p.unwrap_or(f64::NAN), values),
-                    AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::CountValues => continue,
+                    AggOp::Topk
+                    | AggOp::Bottomk
+                    | AggOp::Limitk
+                    | AggOp::LimitRatio
+                    | AggOp::CountValues => continue,
                 };
                 let entry = out
                     .entry(key.clone())

@@ -134,6 +134,12 @@ impl PromOp for RangeFunction {
                 )));
             }
         }
+        if self.func == RangeFn::QuantileOverTime
+            && let Some(&q) = self.params.first()
+            && !(0.0..=1.0).contains(&q)
+        {
+            ctx.warn(quantile_warning(q));
+        }
         let mut out = Vec::with_capacity(raw.len());
         for s in raw {
             if self.func == RangeFn::Window {
@@ -167,7 +173,7 @@ impl PromOp for RangeFunction {
                     continue;
                 }
                 let (ts, vs) = (&s.timestamps[lo..hi], &s.values[lo..hi]);
-                if let Some(v) = self.apply(ts, vs, end) {
+                if let Some(v) = self.apply(ts, vs, t, end) {
                     series.push(t, v);
                 }
             }
@@ -194,7 +200,8 @@ impl RangeFunction {
         }
     }
 
-    fn apply(&self, ts: &[i64], vs: &[f64], end: i64) -> Option<f64> {
+    /// `t` is the evaluation step, `end` the (shifted) window end.
+    fn apply(&self, ts: &[i64], vs: &[f64], t: i64, end: i64) -> Option<f64> {
         let n = vs.len();
         match self.func {
             RangeFn::Rate | RangeFn::Increase | RangeFn::Delta => {
@@ -243,7 +250,8 @@ impl RangeFunction {
                 if n < 2 {
                     return None;
                 }
-                let (slope, intercept) = linear_regression(ts, vs, end + self.shift.offset);
+                // Prometheus anchors the prediction at the evaluation time, even under `@`.
+                let (slope, intercept) = linear_regression(ts, vs, t);
                 Some(intercept + slope * self.params.first().copied().unwrap_or(0.0))
             }
             RangeFn::AvgOverTime => Some(mean(vs)),
@@ -270,6 +278,9 @@ impl RangeFunction {
                 vs.to_vec(),
             )),
             RangeFn::MadOverTime => {
+                if vs.iter().any(|v| v.is_nan()) {
+                    return Some(f64::NAN);
+                }
                 let median = quantile(0.5, vs.to_vec());
                 Some(quantile(
                     0.5,
@@ -376,6 +387,14 @@ impl RangeFunction {
             _ => None,
         }
     }
+}
+
+/// Prometheus' warning for a quantile outside [0, 1].
+pub(crate) fn quantile_warning(q: f64) -> String {
+    format!(
+        "PromQL warning: quantile value should be between 0 and 1, got {}",
+        super::format_float(q)
+    )
 }
 
 /// Prometheus' `extrapolatedRate` for `rate`, `increase` and `delta`.

@@ -431,16 +431,71 @@ async fn run_eval(engine: &Engine, snapshot: &Arc<Snapshot>, eval: &Eval) -> Res
     Ok(())
 }
 
+/// True when a query selects series holding native histograms, or calls a histogram function.
+fn touches_histograms(query: &str, histogram_series: &[Labels]) -> bool {
+    if query.contains("histogram_") {
+        return true;
+    }
+    let Ok(expr) = strata_query::parse(query) else {
+        return false;
+    };
+    let mut selectors = Vec::new();
+    collect_selectors(&expr, &mut selectors);
+    selectors.iter().any(|vs| {
+        let matchers: Vec<strata_query::Matcher> = vs
+            .name
+            .iter()
+            .map(|n| {
+                strata_query::Matcher::new(strata_query::MatchOp::Equal, "__name__", n.clone())
+            })
+            .chain(
+                vs.matchers
+                    .iter()
+                    .map(|m| strata_query::Matcher::new(m.op, m.name.clone(), m.value.clone())),
+            )
+            .filter_map(Result::ok)
+            .collect();
+        histogram_series
+            .iter()
+            .any(|l| matchers.iter().all(|m| m.matches_labels(l)))
+    })
+}
+
+fn collect_selectors<'a>(
+    e: &'a Expr,
+    out: &mut Vec<&'a strata_query::parser::ast::VectorSelector>,
+) {
+    match e {
+        Expr::Vector(vs) => out.push(vs),
+        Expr::Matrix(ms) => out.push(&ms.selector),
+        Expr::Subquery(sq) => collect_selectors(&sq.expr, out),
+        Expr::Call { args, .. } => args.iter().for_each(|a| collect_selectors(a, out)),
+        Expr::Aggregate(a) => {
+            collect_selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                collect_selectors(p, out);
+            }
+        }
+        Expr::Binary(b) => {
+            collect_selectors(&b.lhs, out);
+            collect_selectors(&b.rhs, out);
+        }
+        Expr::Neg(e) | Expr::Paren(e) => collect_selectors(e, out),
+        Expr::Number(_) | Expr::String(_) => {}
+    }
+}
+
 /// Runs a parsed file. `failures` collects a line per failed float eval.
 pub(crate) async fn run_file(commands: &[Command], failures: &mut Vec<String>) -> Counts {
     let mut counts = Counts::default();
     let mut store = Store::open("memory://").unwrap();
-    let mut histogram_data = false;
+    // Series holding native histogram samples (loaded directly, or converted by load_with_nhcb).
+    let mut histogram_series: Vec<Labels> = Vec::new();
     for cmd in commands {
         match cmd {
             Command::Clear => {
                 store = Store::open("memory://").unwrap();
-                histogram_data = false;
+                histogram_series.clear();
             }
             Command::Load {
                 step,
@@ -449,10 +504,34 @@ pub(crate) async fn run_file(commands: &[Command], failures: &mut Vec<String>) -
                 has_start_timestamps,
                 line,
             } => {
-                histogram_data |= *with_nhcb
-                    || series
+                for series in series {
+                    let labels = to_labels(&series.labels);
+                    if series
+                        .points
                         .iter()
-                        .any(|s| s.points.iter().any(|p| matches!(p, Point::Histogram(_))));
+                        .any(|p| matches!(p, Point::Histogram(_)))
+                    {
+                        histogram_series.push(labels.clone());
+                    }
+                    if *with_nhcb {
+                        // Classic bucket series also become native histograms under their base name.
+                        if let Some(base) = labels.metric_name().and_then(|n| {
+                            n.strip_suffix("_bucket")
+                                .or_else(|| n.strip_suffix("_count"))
+                                .or_else(|| n.strip_suffix("_sum"))
+                        }) {
+                            let pairs = labels.iter().filter(|l| l.name != "le").map(|l| {
+                                let v = if l.name == "__name__" {
+                                    base.to_string()
+                                } else {
+                                    l.value.clone()
+                                };
+                                (l.name.clone(), v)
+                            });
+                            histogram_series.push(Labels::from_pairs(pairs).unwrap_or_default());
+                        }
+                    }
+                }
                 let _ = has_start_timestamps;
                 if let Err(e) = load(&store, *step, series).await {
                     failures.push(format!("line {line}: load failed: {e}"));
@@ -463,7 +542,8 @@ pub(crate) async fn run_file(commands: &[Command], failures: &mut Vec<String>) -
                     .snapshot()
                     .await
                     .unwrap();
-                let native = histogram_data || eval.expects_histograms();
+                let native =
+                    eval.expects_histograms() || touches_histograms(&eval.expr, &histogram_series);
                 let outcome = run_eval(&engine(&store), &snapshot, eval).await;
                 match (outcome, native) {
                     (Ok(()), false) => counts.passed += 1,
