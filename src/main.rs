@@ -33,6 +33,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Checkpoint the manifest and delete expired, removed and orphaned objects.
     Gc(cmd::gc::Args),
+    /// Evaluate a PromQL expression (instant, or range with --start/--end/--step).
+    Query(cmd::query::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
             Command::Import(args) => cmd::import::run(&cli.store, args).await,
             Command::Inspect(args) => cmd::inspect::run(&cli.store, args).await,
             Command::Gc(args) => cmd::gc::run(&cli.store, args).await,
+            Command::Query(args) => cmd::query::run(&cli.store, args).await,
         }
     });
     match result {

@@ -3,6 +3,7 @@
 pub(crate) mod gc;
 pub(crate) mod import;
 pub(crate) mod inspect;
+pub(crate) mod query;
 
 use std::time::Duration;
 

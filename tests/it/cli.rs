@@ -142,3 +142,79 @@ fn import_cuts_blocks_by_window() {
     assert!(summary.contains("blocks        4"), "{summary}");
     assert!(summary.contains("samples       1440"), "{summary}");
 }
+
+#[test]
+fn query_evaluates_promql_over_imported_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::new();
+    for i in 0..=20 {
+        // Two counters scraped every 15s for 5 minutes, from t = 1000s.
+        let t = 1_000_000 + i * 15_000;
+        body.push_str(&format!("req_total{{job=\"a\"}} {} {t}\n", i * 30));
+        body.push_str(&format!("req_total{{job=\"b\"}} {} {t}\n", i * 15));
+    }
+    let file = write_file(&dir, "counters.prom", &body);
+    let store = s3::fresh_url();
+    assert!(
+        strata(&store, &["import", "--quiet", &file])
+            .status
+            .success()
+    );
+
+    let out = strata(
+        &store,
+        &["query", "--time", "1300", "sum(rate(req_total[5m]))"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    // 2/s + 1/s: the samples span the whole window, so extrapolation adds nothing.
+    let value: f64 = text
+        .strip_prefix("{} => ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output {text}"));
+    assert!((value - 3.0).abs() < 1e-9, "{text}");
+
+    let out = strata(
+        &store,
+        &[
+            "query",
+            "--start",
+            "1100",
+            "--end",
+            "1300",
+            "--step",
+            "100s",
+            "req_total{job=\"b\"}",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(text.contains("req_total{job=\"b\"} =>"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("  ")).count(),
+        3,
+        "{text}"
+    );
+
+    let out = strata(
+        &store,
+        &["query", "--explain", "sum by (job) (rate(req_total[5m]))"],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("Aggregate")
+            && text.contains("RangeFunction")
+            && text.contains("MatrixSelect"),
+        "{text}"
+    );
+
+    let out = strata(&store, &["query", "sum(rate(req_total[5m])"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("parse error"), "{stderr}");
+}

@@ -215,16 +215,19 @@ fn parse_number(text: &str) -> Option<f64> {
     if let Some(h) = lower.strip_prefix("0x") {
         return i64::from_str_radix(h, 16).ok().map(|v| v as f64);
     }
-    if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit()) {
-        if let Ok(v) = i64::from_str_radix(&lower[1..], 8) {
-            return Some(v as f64);
-        }
+    if lower.len() > 1
+        && lower.starts_with('0')
+        && lower.bytes().all(|c| c.is_ascii_digit())
+        && let Ok(v) = i64::from_str_radix(&lower[1..], 8)
+    {
+        return Some(v as f64);
     }
     lower.parse::<f64>().ok()
 }
 
-/// A string literal: returns the value and the number of bytes it spans.
-fn string(s: &str) -> Result<(String, usize), String> {
+/// A PromQL string literal at the start of `s` (`"…"`, `'…'` with Go escapes, or raw
+/// `` `…` ``): returns the value and the number of bytes it spans.
+pub fn string(s: &str) -> Result<(String, usize), String> {
     let quote = s.chars().next().unwrap_or('"');
     let mut out = String::new();
     let mut chars = s.char_indices().skip(1);

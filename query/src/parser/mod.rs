@@ -8,4 +8,5 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
+pub use lexer::string as string_literal;
 pub use parse::parse;

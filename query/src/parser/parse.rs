@@ -126,7 +126,7 @@ impl Parser {
                 self.parse_expr(prec + 1)?
             };
             lhs = make_binary(op, lhs, rhs, return_bool, matching, card, fill)
-                .map_err(|m| QueryError::Parse(m))?;
+                .map_err(QueryError::Parse)?;
         }
         Ok(lhs)
     }
@@ -413,11 +413,8 @@ impl Parser {
             }
             _ => self.duration_atom()?,
         };
-        loop {
-            let op = match self.peek() {
-                Tok::Op(op @ ("+" | "-" | "*" | "/" | "%" | "^")) => *op,
-                _ => break,
-            };
+        while let Tok::Op(op @ ("+" | "-" | "*" | "/" | "%" | "^")) = self.peek() {
+            let op = *op;
             let prec = precedence(op).unwrap_or(0);
             if prec < min_prec {
                 break;
@@ -693,9 +690,9 @@ fn make_binary(
     let (lt, rt) = (lhs.value_type(), rhs.value_type());
     for t in [lt, rt] {
         if t != ValueType::Scalar && t != ValueType::Vector {
-            return Err(format!(
-                "binary expression must contain only scalar and instant vector types"
-            ));
+            return Err(
+                "binary expression must contain only scalar and instant vector types".into(),
+            );
         }
     }
     let set = matches!(op, "and" | "or" | "unless");

@@ -145,14 +145,12 @@ impl Binary {
             for (&t, &v) in s.timestamps.iter().zip(&s.values) {
                 let Some(sv) = scalar.at(t) else { continue };
                 let (l, rr) = if swap { (sv, v) } else { (v, sv) };
-                let (mut value, keep) = self.op.apply(l, rr);
-                if self.op.is_comparison() && swap {
-                    value = v;
-                }
-                if self.return_bool {
-                    value = if keep { 1.0 } else { 0.0 };
-                } else if !keep {
+                let Some(mut value) = self.result_value(l, rr) else {
                     continue;
+                };
+                // A comparison keeps the vector's value, even when the scalar is on the left.
+                if self.op.is_comparison() && swap && !self.return_bool {
+                    value = v;
                 }
                 r.push(t, value);
             }
@@ -226,12 +224,9 @@ impl Binary {
                 }
                 let ov = one[j].at(t).unwrap_or(f64::NAN);
                 let (l, r) = if swapped { (ov, v) } else { (v, ov) };
-                let (mut value, keep) = self.op.apply(l, r);
-                if self.return_bool {
-                    value = if keep { 1.0 } else { 0.0 };
-                } else if !keep {
+                let Some(value) = self.result_value(l, r) else {
                     continue;
-                }
+                };
                 let labels = self.result_labels(&s.labels, &one[j].labels);
                 if produced.insert(labels.clone(), ()).is_some() {
                     return Err(QueryError::Execution(
@@ -239,35 +234,20 @@ impl Binary {
                             .into(),
                     ));
                 }
-                let entry = out.entry(labels.clone()).or_insert_with(|| {
-                    order.push(labels.clone());
-                    let mut r = Series::new(labels);
-                    r.drop_name = self.drops_name() || s.drop_name;
-                    r
-                });
-                entry.push(t, value);
+                let drop = self.drops_name() || s.drop_name;
+                push_point(&mut out, &mut order, labels, drop, t, value);
             }
             // `fill_left` stands in for a missing "many"-side series (the left one, after the
             // group_right swap), `fill_right` for a missing "one"-side series.
-            let present = |series: &[Series],
-                           sigs: &[Vec<(String, String)>]|
-             -> std::collections::HashSet<Vec<(String, String)>> {
-                series
-                    .iter()
-                    .zip(sigs)
-                    .filter(|(s, _)| s.at(t).is_some())
-                    .map(|(_, sig)| sig.clone())
-                    .collect()
-            };
             if let Some(fill) = self.fill.1 {
-                let one_present = present(&one, &one_sigs);
+                let one_present = present_at(&one, &one_sigs, t);
                 for (s, sig) in many.iter().zip(&many_sigs) {
                     let Some(v) = s.at(t) else { continue };
                     if one_present.contains(sig) {
                         continue;
                     }
                     let (l, r) = if swapped { (fill, v) } else { (v, fill) };
-                    if let Some(value) = self.fill_value(l, r) {
+                    if let Some(value) = self.result_value(l, r) {
                         let labels = self.result_labels(&s.labels, &Labels::default());
                         let drop = self.drops_name() || s.drop_name;
                         push_point(&mut out, &mut order, labels, drop, t, value);
@@ -275,14 +255,14 @@ impl Binary {
                 }
             }
             if let Some(fill) = self.fill.0 {
-                let many_present = present(&many, &many_sigs);
+                let many_present = present_at(&many, &many_sigs, t);
                 for (s, sig) in one.iter().zip(&one_sigs) {
                     let Some(v) = s.at(t) else { continue };
                     if many_present.contains(sig) {
                         continue;
                     }
                     let (l, r) = if swapped { (v, fill) } else { (fill, v) };
-                    if let Some(value) = self.fill_value(l, r) {
+                    if let Some(value) = self.result_value(l, r) {
                         let labels = Labels::from_pairs(sig.iter().cloned()).unwrap_or_default();
                         push_point(&mut out, &mut order, labels, true, t, value);
                     }
@@ -292,8 +272,8 @@ impl Binary {
         Ok(order.into_iter().filter_map(|l| out.remove(&l)).collect())
     }
 
-    /// The result of a filled pair, or `None` when a comparison filters it out.
-    fn fill_value(&self, l: f64, r: f64) -> Option<f64> {
+    /// The result for a pair of operands, or `None` when a comparison filters it out.
+    fn result_value(&self, l: f64, r: f64) -> Option<f64> {
         let (value, keep) = self.op.apply(l, r);
         if self.return_bool {
             Some(if keep { 1.0 } else { 0.0 })
@@ -305,17 +285,6 @@ impl Binary {
     fn set_op(&self, lhs: Vec<Series>, rhs: Vec<Series>) -> Vec<Series> {
         let rhs_sigs: Vec<_> = rhs.iter().map(|s| self.signature(&s.labels)).collect();
         let lhs_sigs: Vec<_> = lhs.iter().map(|s| self.signature(&s.labels)).collect();
-        let present = |sigs: &[Vec<(String, String)>],
-                       series: &[Series],
-                       t: i64|
-         -> std::collections::HashSet<Vec<(String, String)>> {
-            series
-                .iter()
-                .zip(sigs)
-                .filter(|(s, _)| s.at(t).is_some())
-                .map(|(_, sig)| sig.clone())
-                .collect()
-        };
         let mut left: Vec<Series> = lhs
             .iter()
             .map(|s| Series {
@@ -333,8 +302,8 @@ impl Binary {
             })
             .collect();
         for t in self.steps.iter() {
-            let rset = present(&rhs_sigs, &rhs, t);
-            let lset = present(&lhs_sigs, &lhs, t);
+            let rset = present_at(&rhs, &rhs_sigs, t);
+            let lset = present_at(&lhs, &lhs_sigs, t);
             for (i, s) in lhs.iter().enumerate() {
                 let Some(v) = s.at(t) else { continue };
                 let keep = match self.op {
@@ -360,6 +329,20 @@ impl Binary {
         left.retain(|s| !s.timestamps.is_empty());
         left
     }
+}
+
+/// Signatures of the series with a point at `t`.
+fn present_at(
+    series: &[Series],
+    sigs: &[Vec<(String, String)>],
+    t: i64,
+) -> std::collections::HashSet<Vec<(String, String)>> {
+    series
+        .iter()
+        .zip(sigs)
+        .filter(|(s, _)| s.at(t).is_some())
+        .map(|(_, sig)| sig.clone())
+        .collect()
 }
 
 fn push_point(

@@ -231,7 +231,7 @@ impl PromOp for ClassicHistogram {
         // Group bucket series by their labels without `le` (and the name).
         let mut groups: BTreeMap<Labels, Vec<(f64, &Series)>> = BTreeMap::new();
         for s in &input {
-            let le = s.labels.get(LE).and_then(|v| parse_le(v));
+            let le = s.labels.get(LE).and_then(parse_le);
             let Some(le) = le else {
                 let name = s.labels.metric_name().unwrap_or_default();
                 ctx.warn(format!(

@@ -49,73 +49,10 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == ':'
 }
 
-/// Reads a PromQL string literal (`"…"`, `'…'` with Go escapes, or raw `` `…` ``) at the start
-/// of `s`; returns the value and the rest.
+/// Reads a PromQL string literal at the start of `s`; returns the value and the rest.
 pub(crate) fn string_literal(s: &str) -> Result<(String, &str), NotationError> {
-    let mut chars = s.char_indices();
-    let Some((_, quote)) = chars.next() else {
-        return err("expected a string");
-    };
-    if !matches!(quote, '"' | '\'' | '`') {
-        return err(format!("expected a quoted string at {s:?}"));
-    }
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        if c == quote {
-            return Ok((out, &s[i + 1..]));
-        }
-        if c != '\\' || quote == '`' {
-            out.push(c);
-            continue;
-        }
-        let Some((_, e)) = chars.next() else { break };
-        match e {
-            'a' => out.push('\x07'),
-            'b' => out.push('\x08'),
-            'f' => out.push('\x0c'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'v' => out.push('\x0b'),
-            '\\' => out.push('\\'),
-            '"' | '\'' => out.push(e),
-            'x' | 'u' | 'U' => {
-                let n = match e {
-                    'x' => 2,
-                    'u' => 4,
-                    _ => 8,
-                };
-                let hex: String = chars.by_ref().take(n).map(|(_, c)| c).collect();
-                let code = u32::from_str_radix(&hex, 16)
-                    .map_err(|_| NotationError(format!("bad escape \\{e}{hex}")))?;
-                if e == 'x' {
-                    // A byte; PromQL strings are UTF-8, a lone high byte becomes U+FFFD.
-                    out.push(
-                        char::from_u32(code)
-                            .filter(|_| code < 0x80)
-                            .unwrap_or('\u{FFFD}'),
-                    );
-                } else {
-                    out.push(
-                        char::from_u32(code)
-                            .ok_or_else(|| NotationError(format!("bad code point {hex}")))?,
-                    );
-                }
-            }
-            '0'..='7' => {
-                let rest: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
-                let code = u32::from_str_radix(&format!("{e}{rest}"), 8)
-                    .map_err(|_| NotationError("bad octal escape".into()))?;
-                out.push(
-                    char::from_u32(code)
-                        .filter(|_| code < 0x80)
-                        .unwrap_or('\u{FFFD}'),
-                );
-            }
-            other => return err(format!("unknown escape \\{other}")),
-        }
-    }
-    err("unterminated string")
+    let (value, len) = strata_query::parser::string_literal(s).map_err(NotationError)?;
+    Ok((value, &s[len..]))
 }
 
 fn parse_labels(s: &str) -> Result<(TestLabels, &str), NotationError> {
@@ -436,8 +373,10 @@ mod tests {
         assert!(s.labels.is_empty());
         let s = parse_series(r#"{__name__="x", a=""} 3"#).unwrap();
         assert_eq!(s.labels.len(), 2, "a bare label set is kept as written");
-        let s = parse_series(r#"m{a="invalid label name \"a\xc5z\""} 1"#).unwrap();
-        assert!(s.labels[1].1.starts_with("invalid label name \"a"));
+        // Label values are UTF-8 here: a lone \xc5 byte is refused, not silently replaced.
+        assert!(parse_series(r#"m{a="a\xc5z"} 1"#).is_err());
+        let s = parse_series(r#"m{a="\u00e9\x41"} 1"#).unwrap();
+        assert_eq!(s.labels[1].1, "éA");
     }
 
     #[test]
