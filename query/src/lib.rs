@@ -16,6 +16,7 @@ mod matcher;
 pub mod parser;
 mod select;
 
+pub use engine::format_float;
 pub use engine::{
     Annotations, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue, RangeSeries, parse,
 };

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use strata_query::{Engine, EngineOptions, QueryValue};
+use strata_query::{Engine, EngineOptions, QueryValue, format_float};
 use strata_storage::{Manifest, Store, manifest::now_ms};
 
 use super::{CliResult, format_ms, parse_duration, writer_name};
@@ -41,20 +41,6 @@ fn parse_time(s: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
         .map_err(|e| format!("invalid time {s:?}: {e} (use RFC 3339 or Unix seconds)"))
-}
-
-fn print_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        v.to_string()
-    }
 }
 
 pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
@@ -104,18 +90,23 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
         eprintln!("info: {i}");
     }
     match out.value {
-        QueryValue::Scalar { t, v } => println!("scalar: {} @[{}]", print_float(v), format_ms(t)),
+        QueryValue::Scalar { t, v } => println!("scalar: {} @[{}]", format_float(v), format_ms(t)),
         QueryValue::String { t, s } => println!("string: {s:?} @[{}]", format_ms(t)),
         QueryValue::Vector(samples) => {
             for s in samples {
-                println!("{} => {} @[{}]", s.labels, print_float(s.v), format_ms(s.t));
+                println!(
+                    "{} => {} @[{}]",
+                    s.labels,
+                    format_float(s.v),
+                    format_ms(s.t)
+                );
             }
         }
         QueryValue::Matrix(series) => {
             for s in series {
                 println!("{} =>", s.labels);
                 for (t, v) in s.points {
-                    println!("  {} @[{}]", print_float(v), format_ms(t));
+                    println!("  {} @[{}]", format_float(v), format_ms(t));
                 }
             }
         }

@@ -7,6 +7,8 @@ mod ops;
 mod planner;
 mod value;
 
+pub use ops::format_float;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -172,16 +172,7 @@ impl Planner {
                     },
                     vec![],
                 );
-                let op = Binary {
-                    op: BinOp::Mul,
-                    lhs_scalar: kind == Kind::Scalar,
-                    rhs_scalar: true,
-                    return_bool: false,
-                    matching: None,
-                    card: Cardinality::OneToOne,
-                    fill: (None, None),
-                    steps,
-                };
+                let op = Binary::plain(BinOp::Mul, kind == Kind::Scalar, true, steps);
                 Ok(planned(
                     PromNode::plan(op, vec![inner.plan, minus_one]),
                     kind,
@@ -357,20 +348,12 @@ impl Planner {
                 let a = args.first().copied().ok_or_else(|| arity(name))?;
                 let b = args.get(1).copied().ok_or_else(|| arity(name))?;
                 let (a, b) = (self.plan(a, steps)?, self.plan(b, steps)?);
-                let op = Binary {
-                    op: if name == "min_of" {
-                        BinOp::MinOf
-                    } else {
-                        BinOp::MaxOf
-                    },
-                    lhs_scalar: true,
-                    rhs_scalar: true,
-                    return_bool: false,
-                    matching: None,
-                    card: Cardinality::OneToOne,
-                    fill: (None, None),
-                    steps,
+                let op = if name == "min_of" {
+                    BinOp::MinOf
+                } else {
+                    BinOp::MaxOf
                 };
+                let op = Binary::plain(op, true, true, steps);
                 Ok(planned(
                     PromNode::plan(op, vec![a.plan, b.plan]),
                     Kind::Scalar,

@@ -121,6 +121,20 @@ pub(crate) struct Binary {
 }
 
 impl Binary {
+    /// An operation without matching modifiers (unary minus, `min_of`/`max_of`).
+    pub(crate) fn plain(op: BinOp, lhs_scalar: bool, rhs_scalar: bool, steps: Steps) -> Self {
+        Self {
+            op,
+            lhs_scalar,
+            rhs_scalar,
+            return_bool: false,
+            matching: None,
+            card: Cardinality::OneToOne,
+            fill: (None, None),
+            steps,
+        }
+    }
+
     fn signature(&self, labels: &Labels) -> Vec<(String, String)> {
         labels
             .iter()

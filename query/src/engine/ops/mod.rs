@@ -29,8 +29,8 @@ pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
-/// Prometheus' float formatting for label values (`strconv.FormatFloat(v, 'f', -1, 64)`).
-pub(crate) fn format_float(v: f64) -> String {
+/// Prometheus' float formatting (`strconv.FormatFloat(v, 'f', -1, 64)`, `NaN`, `±Inf`).
+pub fn format_float(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
