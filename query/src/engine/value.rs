@@ -49,6 +49,13 @@ impl Series {
         self.values.push(v);
     }
 
+    /// Index of the newest point in `(at − lookback, at]`, if any: the sample an instant
+    /// selector sees at `at`.
+    pub(crate) fn newest_within(&self, at: i64, lookback: i64) -> Option<usize> {
+        let i = self.timestamps.partition_point(|&ts| ts <= at);
+        (i > 0 && self.timestamps[i - 1] > at - lookback).then(|| i - 1)
+    }
+
     /// The value at exactly `t`, if any (points are sorted).
     pub(crate) fn at(&self, t: i64) -> Option<f64> {
         self.timestamps

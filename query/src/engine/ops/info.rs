@@ -78,15 +78,17 @@ impl PromOp for InfoFunction {
             // The current sample of each info series; per metric and identity, the newest wins.
             let mut current: HashMap<(String, Vec<String>), (i64, &Labels)> = HashMap::new();
             for s in &infos {
-                let i = s.timestamps.partition_point(|&ts| ts <= t);
-                if i == 0 || s.timestamps[i - 1] <= t - self.lookback || is_stale(s.values[i - 1]) {
+                let Some(i) = s.newest_within(t, self.lookback) else {
+                    continue;
+                };
+                if is_stale(s.values[i]) {
                     continue;
                 }
                 let key = (
                     s.labels.metric_name().unwrap_or_default().to_string(),
                     identity(&s.labels),
                 );
-                let ts = s.timestamps[i - 1];
+                let ts = s.timestamps[i];
                 if current.get(&key).is_none_or(|(seen, _)| *seen < ts) {
                     current.insert(key, (ts, &s.labels));
                 }

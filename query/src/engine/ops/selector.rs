@@ -151,13 +151,11 @@ impl PromOp for VectorSelect {
             let mut series = Series::new(s.labels.clone());
             for t in self.steps.iter() {
                 let at = self.shift.eval_time(t);
-                let i = s.timestamps.partition_point(|&ts| ts <= at);
-                let before = (i > 0 && s.timestamps[i - 1] > at - self.lookback).then(|| i - 1);
-                let value = match (self.mode, before) {
+                let value = match (self.mode, s.newest_within(at, self.lookback)) {
                     (RangeMode::Smoothed, Some(b)) if s.timestamps[b] == at => Some(s.values[b]),
-                    (RangeMode::Smoothed, Some(b)) => Some(match s.timestamps.get(i) {
+                    (RangeMode::Smoothed, Some(b)) => Some(match s.timestamps.get(b + 1) {
                         Some(&ta) if ta <= at + self.lookback => {
-                            interpolate(s.timestamps[b], s.values[b], ta, s.values[i], at)
+                            interpolate(s.timestamps[b], s.values[b], ta, s.values[b + 1], at)
                         }
                         _ => s.values[b],
                     }),
@@ -269,11 +267,12 @@ impl PromOp for SampleTimestamps {
             series.drop_name = true;
             for t in sel.steps.iter() {
                 let at = sel.shift.eval_time(t);
-                let i = s.timestamps.partition_point(|&ts| ts <= at);
-                if i == 0 || s.timestamps[i - 1] <= at - sel.lookback || is_stale(s.values[i - 1]) {
-                    continue;
+                match s.newest_within(at, sel.lookback) {
+                    Some(i) if !is_stale(s.values[i]) => {
+                        series.push(t, s.timestamps[i] as f64 / 1000.0)
+                    }
+                    _ => {}
                 }
-                series.push(t, s.timestamps[i - 1] as f64 / 1000.0);
             }
             if !series.timestamps.is_empty() {
                 out.push(series);
