@@ -153,6 +153,7 @@ fn cut_windows(series: Vec<SeriesBuf>, width_ms: i64) -> BTreeMap<i64, Vec<Serie
                 labels: s.labels.clone(),
                 timestamps: s.timestamps[start..start + len].to_vec(),
                 values: s.values[start..start + len].to_vec(),
+                start_timestamps: Vec::new(),
             });
             start += len;
         }

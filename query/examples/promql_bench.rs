@@ -97,6 +97,7 @@ async fn main() {
                     labels: labels.clone(),
                     timestamps: ts,
                     values: vs,
+                    start_timestamps: Vec::new(),
                 }
             })
             .collect();

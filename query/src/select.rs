@@ -30,12 +30,15 @@ pub struct SelectedSeries {
     pub labels: Labels,
     pub timestamps: Vec<i64>,
     pub values: Vec<f64>,
+    /// Start timestamps, one per sample (0 = unknown); empty when none is known.
+    pub start_timestamps: Vec<i64>,
 }
 
 struct Found {
     labels: Labels,
     timestamps: Vec<i64>,
     values: Vec<f64>,
+    start_timestamps: Vec<i64>,
 }
 
 async fn select_in_block(
@@ -73,6 +76,7 @@ async fn select_in_block(
                 labels: series[s.series_ref as usize].labels.clone(),
                 timestamps: s.timestamps[lo..hi].to_vec(),
                 values: s.values[lo..hi].to_vec(),
+                start_timestamps: s.start_timestamps.get(lo..hi).unwrap_or_default().to_vec(),
             }
         })
         .filter(|f| !f.timestamps.is_empty())
@@ -97,7 +101,8 @@ pub async fn select_series(
         .buffered(BLOCK_CONCURRENCY)
         .try_collect()
         .await?;
-    let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    // (timestamp, value, start timestamp) per series.
+    let mut merged: BTreeMap<Labels, Vec<(i64, f64, i64)>> = BTreeMap::new();
     let mut loaded = 0usize;
     for found in per_block.into_iter().flatten() {
         loaded += found.timestamps.len();
@@ -106,28 +111,38 @@ pub async fn select_series(
                 limit: sel.max_samples,
             });
         }
-        merged
-            .entry(found.labels)
-            .or_default()
-            .extend(found.timestamps.into_iter().zip(found.values));
+        let starts = &found.start_timestamps;
+        merged.entry(found.labels).or_default().extend(
+            found
+                .timestamps
+                .iter()
+                .zip(&found.values)
+                .enumerate()
+                .map(|(i, (&t, &v))| (t, v, starts.get(i).copied().unwrap_or(0))),
+        );
     }
     Ok(merged
         .into_iter()
         .map(|(labels, mut points)| {
             // Stable sort keeps block order, so the later block's sample comes last and wins.
             points.sort_by_key(|p| p.0);
-            let mut deduped: Vec<(i64, f64)> = Vec::with_capacity(points.len());
+            let mut deduped: Vec<(i64, f64, i64)> = Vec::with_capacity(points.len());
             for p in points {
                 match deduped.last_mut() {
                     Some(last) if last.0 == p.0 => *last = p,
                     _ => deduped.push(p),
                 }
             }
-            let (timestamps, values) = deduped.into_iter().unzip();
+            let start_timestamps = if deduped.iter().any(|p| p.2 != 0) {
+                deduped.iter().map(|p| p.2).collect()
+            } else {
+                Vec::new()
+            };
             SelectedSeries {
                 labels,
-                timestamps,
-                values,
+                timestamps: deduped.iter().map(|p| p.0).collect(),
+                values: deduped.iter().map(|p| p.1).collect(),
+                start_timestamps,
             }
         })
         .collect())
@@ -149,6 +164,7 @@ mod tests {
                 labels: Labels::from_pairs(labels.iter().copied()).unwrap(),
                 timestamps,
                 values,
+                start_timestamps: Vec::new(),
             })
             .collect();
         let block = encode_block(input).unwrap();

@@ -20,6 +20,7 @@ fn block(name: &str, ts: Vec<i64>, values: Vec<f64>) -> strata_storage::EncodedB
         labels,
         timestamps: ts,
         values,
+        start_timestamps: Vec::new(),
     }])
     .unwrap()
 }

@@ -74,9 +74,21 @@ fn literal(e: &Expr) -> Option<f64> {
     }
 }
 
+/// A string argument naming a label: invalid UTF-8 can never be one.
+fn label_arg(e: &Expr, role: &str, func: &str) -> Result<Option<String>, QueryError> {
+    match unwrap_parens(e) {
+        Expr::InvalidString(b) => Err(QueryError::Execution(format!(
+            "invalid {role} label name in {func}(): {}",
+            String::from_utf8_lossy(b)
+        ))),
+        other => Ok(string_arg(other)),
+    }
+}
+
 fn string_arg(e: &Expr) -> Option<String> {
     match unwrap_parens(e) {
         Expr::String(s) => Some(s.clone()),
+        Expr::InvalidString(b) => Some(String::from_utf8_lossy(b).into_owned()),
         _ => None,
     }
 }
@@ -150,6 +162,10 @@ impl Planner {
                 ),
                 Kind::Scalar,
             )),
+            Expr::InvalidString(b) => self.plan(
+                &Expr::String(String::from_utf8_lossy(b).into_owned()),
+                steps,
+            ),
             Expr::String(s) => Ok(planned(
                 PromNode::plan(
                     Constant {
@@ -479,7 +495,8 @@ impl Planner {
                 };
                 Ok(planned(PromNode::plan(op, vec![present]), Kind::Vector))
             }
-            "timestamp" => {
+            "timestamp" | "start_timestamp" => {
+                let start = name == "start_timestamp";
                 let arg = args.first().copied().ok_or_else(|| arity(name))?;
                 match unwrap_parens(arg) {
                     Expr::Vector(vs) => {
@@ -491,9 +508,10 @@ impl Planner {
                             lookback: self.lookback,
                             mode: selector_mode(vs),
                         };
-                        let op = super::ops::selector::SampleTimestamps { select };
+                        let op = super::ops::selector::SampleTimestamps { select, start };
                         Ok(planned(PromNode::plan(op, vec![]), Kind::Vector))
                     }
+                    _ if start => instant(Func::StartTimestamp, vec![], Some(arg)),
                     _ => instant(Func::Timestamp, vec![], Some(arg)),
                 }
             }
@@ -523,8 +541,12 @@ impl Planner {
                         .and_then(|a| string_arg(a))
                         .ok_or_else(|| arity(name))
                 };
+                let dst = match args.get(1) {
+                    Some(a) => label_arg(a, "destination", name)?,
+                    None => None,
+                };
                 let func = Func::LabelReplace {
-                    dst: s(1)?,
+                    dst: dst.ok_or_else(|| arity(name))?,
                     replacement: s(2)?,
                     src: s(3)?,
                     regex: s(4)?,
@@ -538,6 +560,12 @@ impl Planner {
                         .ok_or_else(|| arity(name))
                 };
                 let src: Result<Vec<String>, _> = (3..args.len()).map(s).collect();
+                for (i, a) in args.iter().enumerate().skip(1) {
+                    if i != 2 {
+                        let role = if i == 1 { "destination" } else { "source" };
+                        label_arg(a, role, name)?;
+                    }
+                }
                 let func = Func::LabelJoin {
                     dst: s(1)?,
                     sep: s(2)?,
@@ -620,6 +648,12 @@ impl Planner {
         let mut has_param = false;
         if let Some(param) = &agg.param {
             if op == AggOp::CountValues {
+                if let Expr::InvalidString(b) = unwrap_parens(param) {
+                    return Err(QueryError::Execution(format!(
+                        "invalid label name {}",
+                        crate::parser::go_quote(b)
+                    )));
+                }
                 let label = string_arg(param).ok_or_else(|| {
                     QueryError::Unsupported("non-literal count_values label".into())
                 })?;

@@ -17,6 +17,7 @@ async fn store_with(series: &[(&[(&str, &str)], Vec<f64>)], step: i64) -> (Store
             labels: Labels::from_pairs(labels.iter().copied()).unwrap(),
             timestamps: (0..values.len() as i64).map(|i| i * step).collect(),
             values: values.clone(),
+            start_timestamps: Vec::new(),
         })
         .collect();
     let block = encode_block(input).unwrap();

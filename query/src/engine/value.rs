@@ -2,8 +2,9 @@
 //!
 //! Between DataFusion nodes a value travels as record batches with one row per series:
 //! `labels` (the label set, length-prefixed name/value pairs), `drop_name` (Prometheus 3's
-//! delayed `__name__` removal), and `timestamps`/`values` lists of the series' points. A scalar
-//! is one series with no labels; inside a node, values are plain Rust structs.
+//! delayed `__name__` removal), `timestamps`/`values` lists of the series' points, and
+//! `start_timestamps` (null unless raw samples carry start timestamps). A scalar is one series
+//! with no labels; inside a node, values are plain Rust structs.
 
 use std::sync::{Arc, LazyLock};
 
@@ -23,6 +24,7 @@ pub(crate) const COL_LABELS: &str = "labels";
 pub(crate) const COL_DROP_NAME: &str = "drop_name";
 pub(crate) const COL_TIMESTAMPS: &str = "timestamps";
 pub(crate) const COL_VALUES: &str = "values";
+pub(crate) const COL_START_TIMESTAMPS: &str = "start_timestamps";
 
 /// One series with points (step-aligned for instant vectors, raw samples for range vectors).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +34,9 @@ pub(crate) struct Series {
     pub(crate) drop_name: bool,
     pub(crate) timestamps: Vec<i64>,
     pub(crate) values: Vec<f64>,
+    /// Start timestamps of raw samples (0 = unknown), only as read by a range selector;
+    /// empty otherwise. Expressions (subqueries, operators) never propagate them.
+    pub(crate) start_timestamps: Vec<i64>,
 }
 
 impl Series {
@@ -41,6 +46,7 @@ impl Series {
             drop_name: false,
             timestamps: Vec::new(),
             values: Vec::new(),
+            start_timestamps: Vec::new(),
         }
     }
 
@@ -80,6 +86,11 @@ pub(crate) fn series_schema() -> SchemaRef {
                 COL_VALUES,
                 DataType::new_list(DataType::Float64, true),
                 false,
+            ),
+            Field::new(
+                COL_START_TIMESTAMPS,
+                DataType::new_list(DataType::Int64, true),
+                true,
             ),
         ]))
     });
@@ -130,6 +141,7 @@ pub(crate) fn encode(series: &[Series]) -> Result<RecordBatch> {
     let mut drop = BooleanBuilder::new();
     let mut ts = ListBuilder::new(Int64Builder::new());
     let mut vs = ListBuilder::new(Float64Builder::new());
+    let mut sts = ListBuilder::new(Int64Builder::new());
     let mut buf = Vec::new();
     for s in series {
         buf.clear();
@@ -140,12 +152,19 @@ pub(crate) fn encode(series: &[Series]) -> Result<RecordBatch> {
         ts.append(true);
         vs.values().append_slice(&s.values);
         vs.append(true);
+        if s.start_timestamps.is_empty() {
+            sts.append_null();
+        } else {
+            sts.values().append_slice(&s.start_timestamps);
+            sts.append(true);
+        }
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(labels.finish()),
         Arc::new(drop.finish()),
         Arc::new(ts.finish()),
         Arc::new(vs.finish()),
+        Arc::new(sts.finish()),
     ];
     Ok(RecordBatch::try_new(series_schema(), columns)?)
 }
@@ -171,14 +190,24 @@ pub(crate) fn decode(batches: &[RecordBatch]) -> Result<Vec<Series>> {
             .column_by_name(COL_VALUES)
             .ok_or_else(|| missing(COL_VALUES))?
             .as_list::<i32>();
+        let sts = batch
+            .column_by_name(COL_START_TIMESTAMPS)
+            .ok_or_else(|| missing(COL_START_TIMESTAMPS))?
+            .as_list::<i32>();
         for row in 0..batch.num_rows() {
             let t = ts.value(row);
             let v = vs.value(row);
+            let start_timestamps = if sts.is_valid(row) {
+                sts.value(row).as_primitive::<Int64Type>().values().to_vec()
+            } else {
+                Vec::new()
+            };
             out.push(Series {
                 labels: decode_labels(labels.value(row))?,
                 drop_name: drop.value(row),
                 timestamps: t.as_primitive::<Int64Type>().values().to_vec(),
                 values: v.as_primitive::<Float64Type>().values().to_vec(),
+                start_timestamps,
             });
             debug_assert_eq!(t.len(), v.len());
         }

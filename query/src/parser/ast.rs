@@ -155,10 +155,16 @@ pub struct Binary {
 pub enum Expr {
     Number(f64),
     String(String),
+    /// A string literal whose escapes spell invalid UTF-8 (Go strings hold any bytes): it is
+    /// a valid string expression, but never a valid label name.
+    InvalidString(Vec<u8>),
     Vector(Box<VectorSelector>),
     Matrix(Box<MatrixSelector>),
     Subquery(Box<Subquery>),
-    Call { func: String, args: Vec<Expr> },
+    Call {
+        func: String,
+        args: Vec<Expr>,
+    },
     Aggregate(Box<Aggregate>),
     Binary(Box<Binary>),
     Neg(Box<Expr>),
@@ -189,7 +195,7 @@ impl Expr {
     pub fn value_type(&self) -> ValueType {
         match self {
             Self::Number(_) => ValueType::Scalar,
-            Self::String(_) => ValueType::String,
+            Self::String(_) | Self::InvalidString(_) => ValueType::String,
             Self::Vector(_) | Self::Aggregate(_) => ValueType::Vector,
             Self::Matrix(_) | Self::Subquery(_) => ValueType::Matrix,
             Self::Call { func, .. } => function_type(func),

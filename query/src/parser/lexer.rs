@@ -16,6 +16,8 @@ pub(crate) enum Tok {
     /// A duration literal, in ms.
     Duration(i64),
     Str(String),
+    /// A string literal whose escapes spell bytes that are not valid UTF-8.
+    Bytes(Vec<u8>),
     Op(&'static str),
     LParen,
     RParen,
@@ -114,11 +116,12 @@ pub(crate) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {
             continue;
         }
         if c == b'"' || c == b'\'' || c == b'`' {
-            let (s, len) = string(&input[i..]).map_err(|m| err(pos, m))?;
-            out.push(Token {
-                kind: Tok::Str(s),
-                pos,
-            });
+            let (bytes, len) = string_bytes(&input[i..]).map_err(|m| err(pos, m))?;
+            let kind = match String::from_utf8(bytes) {
+                Ok(s) => Tok::Str(s),
+                Err(e) => Tok::Bytes(e.into_bytes()),
+            };
+            out.push(Token { kind, pos });
             i += len;
             continue;
         }
@@ -226,10 +229,23 @@ fn parse_number(text: &str) -> Option<f64> {
 }
 
 /// A PromQL string literal at the start of `s` (`"…"`, `'…'` with Go escapes, or raw
-/// `` `…` ``): returns the value and the number of bytes it spans.
+/// `` `…` ``): returns the value and the number of bytes it spans. Escapes that spell invalid
+/// UTF-8 are an error here (see [`string_bytes`]).
 pub fn string(s: &str) -> Result<(String, usize), String> {
+    let (bytes, len) = string_bytes(s)?;
+    let text = String::from_utf8(bytes).map_err(|_| "invalid UTF-8 in string".to_string())?;
+    Ok((text, len))
+}
+
+/// Like [`string`], but returns the bytes: as in Go, `\x` and octal escapes are bytes and
+/// may spell invalid UTF-8.
+pub(super) fn string_bytes(s: &str) -> Result<(Vec<u8>, usize), String> {
     let quote = s.chars().next().unwrap_or('"');
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
+    let push = |out: &mut Vec<u8>, c: char| {
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    };
     let mut chars = s.char_indices().skip(1);
     while let Some((i, c)) = chars.next() {
         if c == quote {
@@ -239,19 +255,19 @@ pub fn string(s: &str) -> Result<(String, usize), String> {
             return Err("unterminated quoted string".into());
         }
         if c != '\\' || quote == '`' {
-            out.push(c);
+            push(&mut out, c);
             continue;
         }
         let Some((_, e)) = chars.next() else { break };
         match e {
-            'a' => out.push('\x07'),
-            'b' => out.push('\x08'),
-            'f' => out.push('\x0c'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'v' => out.push('\x0b'),
-            '\\' | '"' | '\'' => out.push(e),
+            'a' => out.push(0x07),
+            'b' => out.push(0x08),
+            'f' => out.push(0x0c),
+            'n' => out.push(b'\n'),
+            'r' => out.push(b'\r'),
+            't' => out.push(b'\t'),
+            'v' => out.push(0x0b),
+            '\\' | '"' | '\'' => push(&mut out, e),
             'x' | 'u' | 'U' => {
                 let n = match e {
                     'x' => 2,
@@ -260,28 +276,54 @@ pub fn string(s: &str) -> Result<(String, usize), String> {
                 };
                 let hex: String = chars.by_ref().take(n).map(|(_, c)| c).collect();
                 let code = u32::from_str_radix(&hex, 16)
-                    .map_err(|_| format!("invalid escape sequence \\{e}{hex}"))?;
-                if e == 'x' && code >= 0x80 {
-                    return Err(format!("invalid UTF-8 in escape sequence \\x{hex}"));
+                    .ok()
+                    .filter(|_| hex.len() == n)
+                    .ok_or_else(|| format!("invalid escape sequence \\{e}{hex}"))?;
+                if e == 'x' {
+                    out.push(code as u8);
+                } else {
+                    let c = char::from_u32(code)
+                        .ok_or_else(|| format!("invalid escape sequence \\{e}{hex}"))?;
+                    push(&mut out, c);
                 }
-                out.push(
-                    char::from_u32(code)
-                        .ok_or_else(|| format!("invalid escape sequence \\{e}{hex}"))?,
-                );
             }
             '0'..='7' => {
                 let rest: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
                 let code = u32::from_str_radix(&format!("{e}{rest}"), 8)
-                    .map_err(|_| "invalid octal escape".to_string())?;
-                if code >= 0x80 {
-                    return Err("invalid UTF-8 in octal escape".into());
-                }
-                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+                    .ok()
+                    .filter(|&c| rest.len() == 2 && c <= 0xff)
+                    .ok_or_else(|| "invalid octal escape".to_string())?;
+                out.push(code as u8);
             }
             other => return Err(format!("unknown escape sequence {other:?}")),
         }
     }
     Err("unterminated quoted string".into())
+}
+
+/// Go's `%q` of a byte string: invalid UTF-8 bytes and control characters escaped.
+pub fn go_quote(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    out.push_str(&format!("\\x{:02x}", c as u32));
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -304,6 +346,9 @@ mod tests {
         assert_eq!(kinds(".5")[0], Tok::Number(0.5));
         assert_eq!(kinds(r#""a\"b""#)[0], Tok::Str("a\"b".into()));
         assert_eq!(kinds("`a\\b`")[0], Tok::Str("a\\b".into()));
+        assert_eq!(kinds(r#""\xc3\xa9""#)[0], Tok::Str("é".into()));
+        assert_eq!(kinds(r#""a\xc5z""#)[0], Tok::Bytes(b"a\xc5z".to_vec()));
+        assert_eq!(go_quote(b"a\xc5z\"\n"), r#""a\xc5z\"\n""#);
         assert!(matches!(kinds("Inf")[0], Tok::Number(v) if v.is_infinite()));
     }
 

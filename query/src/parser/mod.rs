@@ -8,5 +8,5 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-pub use lexer::string as string_literal;
+pub use lexer::{go_quote, string as string_literal};
 pub use parse::parse;

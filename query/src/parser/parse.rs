@@ -491,6 +491,10 @@ impl Parser {
                 self.bump();
                 Ok(Expr::String(s))
             }
+            Tok::Bytes(b) => {
+                self.bump();
+                Ok(Expr::InvalidString(b))
+            }
             Tok::LParen => {
                 self.bump();
                 let e = self.parse_expr(0)?;
@@ -738,6 +742,7 @@ fn describe(t: &Tok) -> String {
         Tok::Number(n) => format!("number {n}"),
         Tok::Duration(d) => format!("duration {d}ms"),
         Tok::Str(s) => format!("string {s:?}"),
+        Tok::Bytes(b) => format!("string {}", super::lexer::go_quote(b)),
         Tok::Op(o) => format!("{o:?}"),
         Tok::LParen => "\"(\"".into(),
         Tok::RParen => "\")\"".into(),

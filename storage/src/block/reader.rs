@@ -37,6 +37,8 @@ pub struct SeriesSamplesRead {
     pub series_ref: u32,
     pub timestamps: Vec<i64>,
     pub values: Vec<f64>,
+    /// Start timestamps, one per sample, 0 where unknown; empty when none is known.
+    pub start_timestamps: Vec<i64>,
 }
 
 /// Reads the files of one committed block.
@@ -222,6 +224,10 @@ impl BlockReader {
             let ts = column(batch, COL_TIMESTAMP, &path)?.as_primitive::<Int64Type>();
             let ints = column(batch, COL_VALUE_INT, &path)?.as_primitive::<Int64Type>();
             let floats = column(batch, COL_VALUE_FLOAT, &path)?.as_primitive::<Float64Type>();
+            // Absent from version 1 files.
+            let starts = batch
+                .column_by_name(COL_START_TIMESTAMP)
+                .and_then(|c| c.as_primitive_opt::<Int64Type>());
             for row in 0..batch.num_rows() {
                 let r = refs.value(row);
                 let entry = series.get(r as usize).ok_or_else(|| {
@@ -246,6 +252,16 @@ impl BlockReader {
                 });
                 s.timestamps.push(ts.value(row));
                 s.values.push(value);
+                if let Some(st) = starts.filter(|c| c.is_valid(row)).map(|c| c.value(row)) {
+                    // Samples before the first known start get 0 (unknown).
+                    s.start_timestamps.resize(s.timestamps.len() - 1, 0);
+                    s.start_timestamps.push(st);
+                }
+            }
+        }
+        for s in out.values_mut() {
+            if !s.start_timestamps.is_empty() {
+                s.start_timestamps.resize(s.timestamps.len(), 0);
             }
         }
         Ok(out.into_values().collect())

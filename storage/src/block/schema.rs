@@ -1,4 +1,4 @@
-//! Column names, Arrow schemas and Parquet writer settings of block files (format version 1).
+//! Column names, Arrow schemas and Parquet writer settings of block files (format version 2).
 //! `docs/format.md` documents every field; change both together and bump the version.
 
 use std::sync::Arc;
@@ -10,7 +10,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// Version of the block file layout, written into every file's key-value metadata.
-pub const BLOCK_FORMAT_VERSION: u32 = 1;
+/// Version 2 added the samples file's `start_timestamp` column; version 1 files (without it)
+/// are still read.
+pub const BLOCK_FORMAT_VERSION: u32 = 2;
 
 /// Key-value metadata: format version.
 pub const META_FORMAT_VERSION: &str = "strata.format_version";
@@ -53,6 +55,9 @@ pub const COL_TIMESTAMP: &str = "timestamp";
 pub const COL_VALUE_INT: &str = "value_int";
 /// Samples file: value as raw IEEE-754 bits when it has no exact mantissa.
 pub const COL_VALUE_FLOAT: &str = "value_float";
+/// Samples file (version ≥ 2): the sample's start timestamp (ms; OpenMetrics `_created`,
+/// remote-write 2.0 / OTLP start time); null when unknown.
+pub const COL_START_TIMESTAMP: &str = "start_timestamp";
 
 /// Labels that get their own column in the series file.
 pub const DEDICATED_LABELS: [&str; 3] = [COL_NAME, COL_JOB, COL_INSTANCE];
@@ -110,6 +115,7 @@ pub fn samples_schema() -> SchemaRef {
         Field::new(COL_TIMESTAMP, DataType::Int64, false),
         Field::new(COL_VALUE_INT, DataType::Int64, true),
         Field::new(COL_VALUE_FLOAT, DataType::Float64, true),
+        Field::new(COL_START_TIMESTAMP, DataType::Int64, true),
     ]))
 }
 
@@ -158,7 +164,12 @@ pub fn series_properties(block_id: &str, min_time: i64, max_time: i64) -> Writer
 /// Writer settings of `samples.parquet`, chosen by measurement (see `docs/format.md`): no
 /// dictionaries, delta-packed integers, byte-stream-split floats.
 pub fn samples_properties(block_id: &str, min_time: i64, max_time: i64) -> WriterProperties {
-    let delta = [COL_SERIES_REF, COL_TIMESTAMP, COL_VALUE_INT];
+    let delta = [
+        COL_SERIES_REF,
+        COL_TIMESTAMP,
+        COL_VALUE_INT,
+        COL_START_TIMESTAMP,
+    ];
     let mut b = base_properties()
         .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(4 * ROW_GROUP_ROWS))

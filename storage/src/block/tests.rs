@@ -8,6 +8,7 @@ fn series(name: &str, job: &str, ts: Vec<i64>, values: Vec<f64>) -> SeriesSample
         labels: Labels::from_pairs([(METRIC_NAME, name), ("job", job), ("zone", "eu-1")]).unwrap(),
         timestamps: ts,
         values,
+        start_timestamps: Vec::new(),
     }
 }
 
@@ -123,4 +124,67 @@ async fn unsorted_input_is_sorted_and_duplicates_keep_the_last() {
 fn empty_blocks_are_refused() {
     assert!(encode_block(vec![]).is_err());
     assert!(encode_block(vec![series("m", "a", vec![], vec![])]).is_err());
+}
+
+#[tokio::test]
+async fn start_timestamps_round_trip_and_follow_sorting() {
+    let mut with_st = series("m", "a", vec![30, 10, 20], vec![3.0, 1.0, 2.0]);
+    with_st.start_timestamps = vec![25, 0, 5];
+    let without = series("n", "a", vec![10, 20], vec![1.0, 2.0]);
+    let (_, entries, samples) = round_trip(vec![with_st, without]).await;
+    let by_name = |name: &str| {
+        let e = entries
+            .iter()
+            .find(|e| e.labels.metric_name() == Some(name))
+            .unwrap();
+        samples
+            .iter()
+            .find(|s| s.series_ref == e.series_ref)
+            .unwrap()
+    };
+    assert_eq!(by_name("m").timestamps, vec![10, 20, 30]);
+    assert_eq!(
+        by_name("m").start_timestamps,
+        vec![0, 5, 25],
+        "unknown (0) stays unknown, the rest follow their samples"
+    );
+    assert!(by_name("n").start_timestamps.is_empty());
+}
+
+#[tokio::test]
+async fn version_1_samples_files_without_start_timestamps_are_read() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let store = Store::open("memory://").unwrap();
+    let mut block = encode_block(vec![series("m", "a", vec![10, 20], vec![1.0, 2.0])]).unwrap();
+    // Rewrite the samples file as version 1 wrote it: without the start_timestamp column.
+    let reader = ParquetRecordBatchReaderBuilder::try_new(block.samples_file.clone())
+        .unwrap()
+        .build()
+        .unwrap();
+    let v1_fields: Vec<_> = samples_schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name() != COL_START_TIMESTAMP)
+        .cloned()
+        .collect();
+    let v1_schema = std::sync::Arc::new(arrow_schema::Schema::new(v1_fields));
+    let props = samples_properties(&block.meta.id.to_string(), 10, 20);
+    let mut writer = ArrowWriter::try_new(Vec::new(), v1_schema.clone(), Some(props)).unwrap();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let idx = batch.schema().index_of(COL_START_TIMESTAMP).unwrap();
+        let mut batch = batch;
+        batch.remove_column(idx);
+        writer.write(&batch).unwrap();
+    }
+    block.samples_file = bytes::Bytes::from(writer.into_inner().unwrap());
+    block.meta.samples_bytes = block.samples_file.len() as u64;
+    upload_block(&store, &block).await.unwrap();
+    let reader = BlockReader::new(store, block.meta.clone());
+    let entries = reader.series().await.unwrap();
+    let got = reader.samples(&entries, &[0]).await.unwrap();
+    assert_eq!(got[0].values, vec![1.0, 2.0]);
+    assert!(got[0].start_timestamps.is_empty());
 }

@@ -29,6 +29,8 @@ pub struct SeriesSamples {
     pub labels: Labels,
     pub timestamps: Vec<i64>,
     pub values: Vec<f64>,
+    /// Start timestamps (ms), one per sample, 0 where unknown; empty when none is known.
+    pub start_timestamps: Vec<i64>,
 }
 
 impl SeriesSamples {
@@ -38,25 +40,35 @@ impl SeriesSamples {
         let n = self.timestamps.len().min(self.values.len());
         self.timestamps.truncate(n);
         self.values.truncate(n);
+        if self.start_timestamps.iter().all(|&st| st == 0) {
+            self.start_timestamps.clear();
+        } else {
+            self.start_timestamps.resize(n, 0);
+        }
         if self.timestamps.is_sorted_by(|a, b| a < b) {
             return 0;
         }
-        let mut pairs: Vec<(i64, f64)> = self
-            .timestamps
-            .iter()
-            .copied()
-            .zip(self.values.iter().copied())
+        let has_st = !self.start_timestamps.is_empty();
+        let mut points: Vec<(i64, f64, i64)> = (0..n)
+            .map(|i| {
+                let st = if has_st { self.start_timestamps[i] } else { 0 };
+                (self.timestamps[i], self.values[i], st)
+            })
             .collect();
-        pairs.sort_by_key(|p| p.0); // stable: later duplicates stay later
-        let mut out: Vec<(i64, f64)> = Vec::with_capacity(pairs.len());
-        for p in pairs {
+        points.sort_by_key(|p| p.0); // stable: later duplicates stay later
+        let mut out: Vec<(i64, f64, i64)> = Vec::with_capacity(points.len());
+        for p in points {
             match out.last_mut() {
                 Some(last) if last.0 == p.0 => *last = p,
                 _ => out.push(p),
             }
         }
         let dropped = n - out.len();
-        (self.timestamps, self.values) = out.into_iter().unzip();
+        self.timestamps = out.iter().map(|p| p.0).collect();
+        self.values = out.iter().map(|p| p.1).collect();
+        if has_st {
+            self.start_timestamps = out.iter().map(|p| p.2).collect();
+        }
         dropped
     }
 }
@@ -222,6 +234,7 @@ struct SampleColumns {
     ts: Int64Builder,
     ints: Int64Builder,
     floats: Float64Builder,
+    starts: Int64Builder,
     rows: usize,
 }
 
@@ -232,6 +245,7 @@ impl SampleColumns {
             ts: Int64Builder::with_capacity(BATCH_ROWS),
             ints: Int64Builder::with_capacity(BATCH_ROWS),
             floats: Float64Builder::with_capacity(BATCH_ROWS),
+            starts: Int64Builder::with_capacity(BATCH_ROWS),
             rows: 0,
         }
     }
@@ -243,6 +257,7 @@ impl SampleColumns {
             Arc::new(self.ts.finish()),
             Arc::new(self.ints.finish()),
             Arc::new(self.floats.finish()),
+            Arc::new(self.starts.finish()),
         ];
         RecordBatch::try_new(samples_schema(), columns)
             .map_err(|e| StorageError::arrow("samples batch", e))
@@ -262,9 +277,13 @@ fn write_samples(
     let mut cols = SampleColumns::new();
     let mut rows_in_group = 0usize;
     for (i, (s, scale)) in series.iter().zip(scales).enumerate() {
-        for (&t, &v) in s.timestamps.iter().zip(&s.values) {
+        for (k, (&t, &v)) in s.timestamps.iter().zip(&s.values).enumerate() {
             cols.refs.append_value(i as u32);
             cols.ts.append_value(t);
+            match s.start_timestamps.get(k) {
+                Some(&st) if st != 0 => cols.starts.append_value(st),
+                _ => cols.starts.append_null(),
+            }
             match scale.and_then(|k| values::encode(v, k)) {
                 Some(m) => {
                     cols.ints.append_value(m);

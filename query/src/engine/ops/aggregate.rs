@@ -167,6 +167,7 @@ impl PromOp for Aggregate {
                 drop_name: s.drop_name,
                 timestamps: Vec::new(),
                 values: Vec::new(),
+                start_timestamps: Vec::new(),
             })
             .collect();
         let mut ordered: Vec<usize> = Vec::new();

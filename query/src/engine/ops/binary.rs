@@ -304,6 +304,7 @@ impl Binary {
             .map(|s| Series {
                 timestamps: vec![],
                 values: vec![],
+                start_timestamps: vec![],
                 ..s.clone()
             })
             .collect();
@@ -312,6 +313,7 @@ impl Binary {
             .map(|s| Series {
                 timestamps: vec![],
                 values: vec![],
+                start_timestamps: vec![],
                 ..s.clone()
             })
             .collect();

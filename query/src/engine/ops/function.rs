@@ -23,6 +23,9 @@ pub(crate) enum Func {
     Date(&'static str),
     /// `timestamp(v)` for a non-selector argument: the evaluation time.
     Timestamp,
+    /// `start_timestamp(v)` for a non-selector argument: expressions carry no start
+    /// timestamps, so the result is empty (the argument is still evaluated for its errors).
+    StartTimestamp,
     LabelReplace {
         dst: String,
         replacement: String,
@@ -230,6 +233,7 @@ impl PromOp for InstantFunction {
                     s
                 })
                 .collect(),
+            Func::StartTimestamp => Vec::new(),
             Func::Round => {
                 let inverse = 1.0 / self.params.first().copied().unwrap_or(1.0);
                 map_values(input, true, |v| (v * inverse + 0.5).floor() / inverse)

@@ -2,6 +2,7 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod binary;
+pub(crate) mod counter;
 pub(crate) mod function;
 pub(crate) mod histogram;
 pub(crate) mod info;

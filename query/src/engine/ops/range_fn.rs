@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::aggregate::quantile;
+use super::counter::{self, RateWindow};
 use super::kahan_inc;
 use super::selector::{RangeMode, TimeShift, interpolate};
 use crate::engine::context::{EvalContext, Steps};
@@ -173,7 +174,16 @@ impl PromOp for RangeFunction {
                     continue;
                 }
                 let (ts, vs) = (&s.timestamps[lo..hi], &s.values[lo..hi]);
-                if let Some(v) = self.apply(ts, vs, t, end) {
+                let sts = s.start_timestamps.get(lo..hi).unwrap_or_default();
+                if matches!(self.func, RangeFn::Rate | RangeFn::Increase)
+                    && counter::any_start_overlap(ts, sts)
+                {
+                    ctx.warn(format!(
+                        "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric {:?}",
+                        s.labels.metric_name().unwrap_or_default()
+                    ));
+                }
+                if let Some(v) = self.apply(ts, vs, sts, t, end) {
                     series.push(t, v);
                 }
             }
@@ -197,49 +207,33 @@ impl RangeFunction {
             drop_name: s.drop_name,
             timestamps: s.timestamps[lo..hi].to_vec(),
             values: s.values[lo..hi].to_vec(),
+            start_timestamps: Vec::new(),
         }
     }
 
-    /// `t` is the evaluation step, `end` the (shifted) window end.
-    fn apply(&self, ts: &[i64], vs: &[f64], t: i64, end: i64) -> Option<f64> {
+    /// `t` is the evaluation step, `end` the (shifted) window end; `sts` the samples' start
+    /// timestamps (empty when unknown).
+    fn apply(&self, ts: &[i64], vs: &[f64], sts: &[i64], t: i64, end: i64) -> Option<f64> {
         let n = vs.len();
         match self.func {
             RangeFn::Rate | RangeFn::Increase | RangeFn::Delta => {
-                let counter = self.func != RangeFn::Delta;
-                extrapolated_rate(
-                    ts,
-                    vs,
-                    end - self.range,
+                let window = RateWindow {
+                    start: end - self.range,
                     end,
-                    counter,
-                    self.func == RangeFn::Rate,
-                    self.range,
-                )
+                    is_counter: self.func != RangeFn::Delta,
+                    is_rate: self.func == RangeFn::Rate,
+                };
+                counter::extrapolated_rate(ts, vs, sts, window)
             }
             RangeFn::Irate | RangeFn::Idelta => {
-                if n < 2 {
-                    return None;
-                }
-                let (prev, last) = (vs[n - 2], vs[n - 1]);
-                let mut result = last - prev;
-                if self.func == RangeFn::Irate && last < prev {
-                    result = last;
-                }
-                let interval = ts[n - 1] - ts[n - 2];
-                if interval == 0 {
-                    return None;
-                }
-                if self.func == RangeFn::Irate {
-                    result /= interval as f64 / 1000.0;
-                }
-                Some(result)
+                counter::instant_rate(ts, vs, sts, self.func == RangeFn::Irate)
             }
             RangeFn::Changes => Some(
                 vs.windows(2)
                     .filter(|w| !(w[0] == w[1] || (w[0].is_nan() && w[1].is_nan())))
                     .count() as f64,
             ),
-            RangeFn::Resets => Some(vs.windows(2).filter(|w| w[1] < w[0]).count() as f64),
+            RangeFn::Resets => Some(counter::count_resets(ts, vs, sts) as f64),
             RangeFn::Deriv => {
                 if n < 2 {
                     return None;
@@ -397,52 +391,6 @@ pub(crate) fn quantile_warning(q: f64) -> String {
     )
 }
 
-/// Prometheus' `extrapolatedRate` for `rate`, `increase` and `delta`.
-pub(crate) fn extrapolated_rate(
-    ts: &[i64],
-    vs: &[f64],
-    range_start: i64,
-    range_end: i64,
-    is_counter: bool,
-    is_rate: bool,
-    range: i64,
-) -> Option<f64> {
-    let n = vs.len();
-    if n < 2 {
-        return None;
-    }
-    let mut result = vs[n - 1] - vs[0];
-    if is_counter {
-        for w in vs.windows(2) {
-            if w[1] < w[0] {
-                result += w[0];
-            }
-        }
-    }
-    let mut to_start = (ts[0] - range_start) as f64 / 1000.0;
-    let mut to_end = (range_end - ts[n - 1]) as f64 / 1000.0;
-    let sampled = (ts[n - 1] - ts[0]) as f64 / 1000.0;
-    let avg_between = sampled / (n - 1) as f64;
-    let threshold = avg_between * 1.1;
-    if to_start >= threshold {
-        to_start = avg_between / 2.0;
-    }
-    if is_counter && result > 0.0 && vs[0] >= 0.0 {
-        let to_zero = sampled * (vs[0] / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    if to_end >= threshold {
-        to_end = avg_between / 2.0;
-    }
-    let mut factor = (sampled + to_start + to_end) / sampled;
-    if is_rate {
-        factor /= range as f64 / 1000.0;
-    }
-    Some(result * factor)
-}
-
 /// Prometheus' `linearRegression`: slope per second and intercept at `intercept_time`.
 pub(crate) fn linear_regression(ts: &[i64], vs: &[f64], intercept_time: i64) -> (f64, f64) {
     let init = vs[0];
@@ -531,18 +479,6 @@ fn double_exponential_smoothing(vs: &[f64], sf: f64, tf: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_extrapolates_like_prometheus() {
-        // 0, 10, …, 100 every 30s over a 5m window ending at 300s: increase of 100 over 300s.
-        let ts: Vec<i64> = (0..=10).map(|i| i * 30_000).collect();
-        let vs: Vec<f64> = (0..=10).map(|i| i as f64 * 10.0).collect();
-        let r = extrapolated_rate(&ts[1..], &vs[1..], 0, 300_000, true, false, 300_000).unwrap();
-        // First sample at 30s is within 1.1 intervals of the start, so extrapolation reaches
-        // the counter's zero point at 0s: increase 100.
-        assert!((r - 100.0).abs() < 1e-9, "{r}");
-        assert!(extrapolated_rate(&ts[..1], &vs[..1], 0, 300_000, true, true, 300_000).is_none());
-    }
 
     #[test]
     fn regression_and_stats() {

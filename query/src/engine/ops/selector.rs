@@ -70,6 +70,7 @@ pub(crate) async fn load(
             drop_name: false,
             timestamps: s.timestamps,
             values: s.values,
+            start_timestamps: s.start_timestamps,
         })
         .collect())
 }
@@ -89,14 +90,14 @@ pub(crate) fn drop_stale(s: &mut Series) {
     if s.values.iter().all(|v| !is_stale(*v)) {
         return;
     }
-    let (ts, vs): (Vec<i64>, Vec<f64>) = s
-        .timestamps
-        .iter()
-        .zip(&s.values)
-        .filter(|(_, v)| !is_stale(**v))
-        .map(|(t, v)| (*t, *v))
-        .unzip();
-    (s.timestamps, s.values) = (ts, vs);
+    let keep: Vec<usize> = (0..s.values.len())
+        .filter(|&i| !is_stale(s.values[i]))
+        .collect();
+    s.timestamps = keep.iter().map(|&i| s.timestamps[i]).collect();
+    s.values = keep.iter().map(|&i| s.values[i]).collect();
+    if !s.start_timestamps.is_empty() {
+        s.start_timestamps = keep.iter().map(|&i| s.start_timestamps[i]).collect();
+    }
 }
 
 /// Linear interpolation at `t` between two samples.
@@ -223,30 +224,29 @@ impl PromOp for MatrixSelect {
         )
         .await?;
         for s in &mut raw {
-            let keep: Vec<bool> = s.values.iter().map(|v| !is_stale(*v)).collect();
-            if keep.iter().all(|k| *k) {
-                continue;
-            }
-            let mut k = keep.iter();
-            s.timestamps.retain(|_| *k.next().unwrap_or(&true));
-            let mut k = keep.iter();
-            s.values.retain(|_| *k.next().unwrap_or(&true));
+            drop_stale(s);
         }
         raw.retain(|s| !s.timestamps.is_empty());
         Ok(raw)
     }
 }
 
-/// `timestamp(selector)`: the selected raw sample's own timestamp (seconds) at each step.
+/// `timestamp(selector)`: the selected raw sample's own timestamp (seconds) at each step;
+/// with `start`, `start_timestamp(selector)`: its start timestamp (0 when unknown).
 #[derive(Debug)]
 pub(crate) struct SampleTimestamps {
     pub(crate) select: VectorSelect,
+    pub(crate) start: bool,
 }
 
 #[async_trait]
 impl PromOp for SampleTimestamps {
     fn name(&self) -> &'static str {
-        "SampleTimestamps"
+        if self.start {
+            "SampleStartTimestamps"
+        } else {
+            "SampleTimestamps"
+        }
     }
 
     fn describe(&self) -> String {
@@ -269,7 +269,12 @@ impl PromOp for SampleTimestamps {
                 let at = sel.shift.eval_time(t);
                 match s.newest_within(at, sel.lookback) {
                     Some(i) if !is_stale(s.values[i]) => {
-                        series.push(t, s.timestamps[i] as f64 / 1000.0)
+                        let ms = if self.start {
+                            s.start_timestamps.get(i).copied().unwrap_or(0)
+                        } else {
+                            s.timestamps[i]
+                        };
+                        series.push(t, ms as f64 / 1000.0)
                     }
                     _ => {}
                 }

@@ -76,6 +76,9 @@ impl Eval {
 pub(crate) struct LoadSeries {
     pub(crate) labels: TestLabels,
     pub(crate) points: Vec<Point>,
+    /// Per position, the start timestamp as an offset (ms) from the sample's own timestamp;
+    /// empty without an `@st` line.
+    pub(crate) start_offsets: Vec<Option<i64>>,
 }
 
 /// One command of a file.
@@ -87,8 +90,6 @@ pub(crate) enum Command {
         step: i64,
         with_nhcb: bool,
         series: Vec<LoadSeries>,
-        /// The block has `@st` lines (start timestamps, kept for later support).
-        has_start_timestamps: bool,
     },
     Eval(Eval),
 }
@@ -247,28 +248,112 @@ fn parse_load(line: usize, header: &str, body: &[String]) -> Result<Command, Fil
     let with_nhcb = caps.get(1).is_some();
     let step = parse_duration(&caps[2]).map_err(|e| file_err(line, e))?;
     let mut series: Vec<LoadSeries> = Vec::new();
-    let mut has_start_timestamps = false;
+    // An `@st` line waiting for its series line: (metric part, offsets, line number).
+    let mut pending: Option<(String, Vec<Option<i64>>, usize)> = None;
     for (k, l) in body.iter().enumerate() {
+        let lineno = line + 1 + k;
         let first = l.split_whitespace().next().unwrap_or_default();
-        if first.ends_with("@st") {
-            has_start_timestamps = true;
+        if let Some(metric) = first.strip_suffix("@st") {
+            if pending.is_some() {
+                return Err(file_err(lineno, "@st line not followed by its series"));
+            }
+            let items = l[first.len()..].trim();
+            let offsets = parse_start_offsets(items).map_err(|e| file_err(lineno, e))?;
+            pending = Some((metric.to_string(), offsets, lineno));
             continue;
         }
-        let desc = parse_series(l).map_err(notation(line + 1 + k))?;
+        let desc = parse_series(l).map_err(notation(lineno))?;
+        let mut start_offsets = Vec::new();
+        if let Some((metric, offsets, st_line)) = pending.take() {
+            let st_desc = parse_series(&format!("{metric} 0")).map_err(notation(st_line))?;
+            if st_desc.labels != desc.labels {
+                return Err(file_err(
+                    st_line,
+                    "@st line and series line differ in labels",
+                ));
+            }
+            if offsets.len() != desc.points.len() {
+                return Err(file_err(
+                    st_line,
+                    format!(
+                        "@st line has {} values, its series {}",
+                        offsets.len(),
+                        desc.points.len()
+                    ),
+                ));
+            }
+            start_offsets = offsets;
+        }
         // The same label set twice: the later line replaces the earlier one.
         series.retain(|s| s.labels != desc.labels);
         series.push(LoadSeries {
             labels: desc.labels,
             points: desc.points,
+            start_offsets,
         });
+    }
+    if let Some((_, _, st_line)) = pending {
+        return Err(file_err(st_line, "@st line not followed by its series"));
     }
     Ok(Command::Load {
         line,
         step,
         with_nhcb,
         series,
-        has_start_timestamps,
     })
+}
+
+/// A signed duration of an `@st` item (`-30s`, `+1m`, `-0ms`).
+fn signed_duration(s: &str) -> Result<i64, String> {
+    match s.strip_prefix('-') {
+        Some(rest) => parse_duration(rest).map(|d| -d),
+        None => parse_duration(s.strip_prefix('+').unwrap_or(s)),
+    }
+}
+
+/// Splits `<dur>[(+|-)<dur>][x<N>]` into its parts; the unit scan stops at `x`, `+` and `-`.
+fn split_st_item(item: &str) -> Result<(i64, i64, Option<usize>), String> {
+    let (body, times) = match item.split_once('x') {
+        Some((b, n)) => (
+            b,
+            Some(
+                n.parse::<usize>()
+                    .map_err(|_| format!("invalid repetition in {item:?}"))?,
+            ),
+        ),
+        None => (item, None),
+    };
+    // The first duration may carry a sign; the next '+' or '-' starts the increment.
+    let sign_len = usize::from(body.starts_with(['+', '-']));
+    let split = body[sign_len..].find(['+', '-']).map(|i| i + sign_len);
+    let (start, delta) = match split {
+        Some(i) => (&body[..i], signed_duration(&body[i..])?),
+        None => (body, 0),
+    };
+    Ok((signed_duration(start)?, delta, times))
+}
+
+/// Expands an `@st` line's items (FORMAT.md §4.2) into per-position offsets.
+pub(crate) fn parse_start_offsets(items: &str) -> Result<Vec<Option<i64>>, String> {
+    let mut out = Vec::new();
+    for item in items.split_whitespace() {
+        if item == "_" {
+            out.push(None);
+            continue;
+        }
+        if let Some(n) = item.strip_prefix("_x") {
+            let n: usize = n.parse().map_err(|_| format!("invalid item {item:?}"))?;
+            out.extend(std::iter::repeat_n(None, n));
+            continue;
+        }
+        let (start, delta, times) = split_st_item(item)?;
+        match times {
+            None if delta != 0 => return Err(format!("increment without repetition in {item:?}")),
+            None => out.push(Some(start)),
+            Some(n) => out.extend((0..=n as i64).map(|k| Some(start + k * delta))),
+        }
+    }
+    Ok(out)
 }
 
 /// Parses an eval; returns it and how many body lines it used.
@@ -418,6 +503,32 @@ mod tests {
         assert!(parse_duration("30m1h").is_err());
         assert!(parse_duration("-1m").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn start_offsets() {
+        let s = 1000;
+        let m = 60 * s;
+        assert_eq!(
+            parse_start_offsets("_ _x2 -30s-1mx2 -59999msx1 +1m -0ms").unwrap(),
+            vec![
+                None,
+                None,
+                None,
+                Some(-30 * s),
+                Some(-90 * s),
+                Some(-150 * s),
+                Some(-59_999),
+                Some(-59_999),
+                Some(m),
+                Some(0)
+            ]
+        );
+        assert_eq!(
+            parse_start_offsets("1ms-1mx1").unwrap(),
+            vec![Some(1), Some(1 - m)]
+        );
+        assert!(parse_start_offsets("1m+1m").is_err());
     }
 
     #[test]

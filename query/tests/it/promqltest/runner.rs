@@ -75,8 +75,12 @@ async fn load(store: &Store, step: i64, series: &[super::parse::LoadSeries]) -> 
         };
         for (i, p) in s.points.iter().enumerate() {
             if let Point::Float(v) = p {
-                samples.timestamps.push(i as i64 * step);
+                let t = i as i64 * step;
+                samples.timestamps.push(t);
                 samples.values.push(*v);
+                // FORMAT.md §4.2: an offset from the sample's own timestamp; 0 is unknown.
+                let offset = s.start_offsets.get(i).copied().flatten();
+                samples.start_timestamps.push(offset.map_or(0, |o| t + o));
             }
         }
         if !samples.timestamps.is_empty() {
@@ -380,7 +384,7 @@ fn pin_at(e: &mut Expr, t: i64) {
             pin_at(&mut b.rhs, t);
         }
         Expr::Neg(e) | Expr::Paren(e) => pin_at(e, t),
-        Expr::Number(_) | Expr::String(_) => {}
+        Expr::Number(_) | Expr::String(_) | Expr::InvalidString(_) => {}
     }
 }
 
@@ -481,7 +485,7 @@ fn collect_selectors<'a>(
             collect_selectors(&b.rhs, out);
         }
         Expr::Neg(e) | Expr::Paren(e) => collect_selectors(e, out),
-        Expr::Number(_) | Expr::String(_) => {}
+        Expr::Number(_) | Expr::String(_) | Expr::InvalidString(_) => {}
     }
 }
 
@@ -501,7 +505,6 @@ pub(crate) async fn run_file(commands: &[Command], failures: &mut Vec<String>) -
                 step,
                 series,
                 with_nhcb,
-                has_start_timestamps,
                 line,
             } => {
                 for series in series {
@@ -532,7 +535,6 @@ pub(crate) async fn run_file(commands: &[Command], failures: &mut Vec<String>) -
                         }
                     }
                 }
-                let _ = has_start_timestamps;
                 if let Err(e) = load(&store, *step, series).await {
                     failures.push(format!("line {line}: load failed: {e}"));
                 }
