@@ -35,6 +35,10 @@ enum Command {
     Gc(cmd::gc::Args),
     /// Evaluate a PromQL expression (instant, or range with --start/--end/--step).
     Query(cmd::query::Args),
+    /// Run Strata: the Prometheus HTTP API over the store (the all-in-one process).
+    Serve(cmd::serve::Args),
+    /// Run the stateless query tier alone (Prometheus HTTP API), for scale-out behind a balancer.
+    QueryServer(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,8 @@ fn main() -> ExitCode {
             Command::Inspect(args) => cmd::inspect::run(&cli.store, args).await,
             Command::Gc(args) => cmd::gc::run(&cli.store, args).await,
             Command::Query(args) => cmd::query::run(&cli.store, args).await,
+            Command::Serve(args) => cmd::serve::run(&cli.store, args, "serve").await,
+            Command::QueryServer(args) => cmd::serve::run(&cli.store, args, "query-server").await,
         }
     });
     match result {

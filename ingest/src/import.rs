@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use rustc_hash::FxHashMap;
 use strata_storage::{
-    BlockMeta, Labels, Manifest, SeriesSamples, Transaction, encode_block, upload_block,
+    BlockMeta, Labels, Manifest, MetricMetadataMap, SeriesSamples, Transaction,
+    encode_block_with_metadata, upload_block,
 };
 
 use crate::error::IngestError;
@@ -85,12 +86,14 @@ struct SeriesBuf {
     values: Vec<f64>,
 }
 
-/// Parses a document into per-series buffers. Errors carry the line number.
+/// Parses a document into per-series buffers and the metric metadata it declares (HELP,
+/// TYPE, UNIT by family). Errors carry the line number.
 fn parse_document(
     doc: &[u8],
     format: Format,
     progress: &(dyn Fn(ImportProgress) + Sync),
-) -> Result<Vec<SeriesBuf>, crate::exposition::ParseError> {
+) -> Result<(Vec<SeriesBuf>, MetricMetadataMap), crate::exposition::ParseError> {
+    let mut metadata = MetricMetadataMap::new();
     let total = doc.len() as u64;
     let mut by_text: FxHashMap<&str, u32> = FxHashMap::default();
     let mut by_labels: FxHashMap<Labels, u32> = FxHashMap::default();
@@ -98,8 +101,20 @@ fn parse_document(
     let mut parser = Parser::new(doc, format);
     let mut next_report = 0u64;
     while let Some(entry) = parser.next() {
-        let Entry::Sample(sample) = entry? else {
-            continue;
+        let sample = match entry? {
+            Entry::Sample(sample) => sample,
+            Entry::Help { metric, text } => {
+                metadata.entry(metric.to_string()).or_default().help = text.to_string();
+                continue;
+            }
+            Entry::Type { metric, kind } => {
+                metadata.entry(metric.to_string()).or_default().kind = kind.as_str().to_string();
+                continue;
+            }
+            Entry::Unit { metric, unit } => {
+                metadata.entry(metric.to_string()).or_default().unit = unit.to_string();
+                continue;
+            }
         };
         let line = parser.line();
         let error = |message: String| crate::exposition::ParseError { line, message };
@@ -133,7 +148,12 @@ fn parse_document(
     }
     parser.finish()?;
     progress(ImportProgress::Parsing { done: total, total });
-    Ok(series)
+    for m in metadata.values_mut() {
+        if m.kind.is_empty() {
+            m.kind = "unknown".into();
+        }
+    }
+    Ok((series, metadata))
 }
 
 /// Sorts each series by time and cuts all of them into aligned windows.
@@ -185,11 +205,11 @@ pub async fn import_file(
     let parse_progress = progress.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         parse_document(&doc, format, &*parse_progress)
-            .map(|s| (s.len() as u64, cut_windows(s, width_ms)))
+            .map(|(s, metadata)| (s.len() as u64, cut_windows(s, width_ms), metadata))
     })
     .await
     .map_err(|e| IngestError::Internal(e.to_string()))?;
-    let (series_count, windows) = parsed.map_err(|source| IngestError::Parse {
+    let (series_count, windows, metadata) = parsed.map_err(|source| IngestError::Parse {
         path: display.clone(),
         source,
     })?;
@@ -208,13 +228,17 @@ pub async fn import_file(
     });
     let mut metas: Vec<BlockMeta> = Vec::with_capacity(windows.len());
     let mut duplicates = 0u64;
+    let metadata = Arc::new(metadata);
     let mut uploads = futures::stream::iter(windows.into_values())
         .map(|series| {
             let store = store.clone();
+            let metadata = metadata.clone();
             async move {
-                let block = tokio::task::spawn_blocking(move || encode_block(series))
-                    .await
-                    .map_err(|e| IngestError::Internal(e.to_string()))??;
+                let block = tokio::task::spawn_blocking(move || {
+                    encode_block_with_metadata(series, &metadata)
+                })
+                .await
+                .map_err(|e| IngestError::Internal(e.to_string()))??;
                 upload_block(&store, &block).await?;
                 Ok::<_, IngestError>((block.meta, block.duplicates))
             }

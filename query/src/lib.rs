@@ -4,7 +4,8 @@
 //! [`Snapshot`](strata_storage::Snapshot): only blocks whose time range overlaps are opened,
 //! each block's series file is matched, and only the matching series' rows of its samples file
 //! are read ([`select_series`]). Samples of one series from several blocks are merged in time
-//! order. The PromQL [`Engine`] parses a query with promql-parser, plans it as a DataFusion
+//! order; [`find_series`] answers label questions from series files alone. The PromQL
+//! [`Engine`] parses a query with Strata's own parser ([`parser`]), plans it as a DataFusion
 //! logical plan with one extension node per PromQL operator (selectors, range functions,
 //! aggregations, binary operators, functions), and executes it with DataFusion: every node
 //! collects its children's record batches (one row per series), evaluates over its steps and
@@ -19,7 +20,8 @@ mod select;
 pub use engine::format_float;
 pub use engine::{
     Annotations, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue, RangeSeries, parse,
+    parse_series_selector,
 };
 pub use error::QueryError;
 pub use matcher::{MatchOp, Matcher};
-pub use select::{SelectedSeries, Selection, select_series};
+pub use select::{SelectedSeries, Selection, find_series, select_series};

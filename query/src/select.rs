@@ -83,6 +83,44 @@ async fn select_in_block(
         .collect())
 }
 
+/// The label sets of the series matching `matchers` with samples in `[start, end]`, sorted and
+/// deduplicated, read from the blocks' series files only (no samples). Several matcher lists
+/// are a union, as `match[]` in Prometheus' API.
+pub async fn find_series(
+    store: &Store,
+    snapshot: &Snapshot,
+    matchers: &[Vec<Matcher>],
+    start: i64,
+    end: i64,
+) -> Result<Vec<Labels>, QueryError> {
+    let blocks: Vec<BlockMeta> = snapshot.blocks_overlapping(start, end).cloned().collect();
+    let per_block: Vec<Vec<Labels>> = futures::stream::iter(blocks)
+        .map(|meta| async move {
+            let reader = BlockReader::new(store.clone(), meta);
+            let series = reader.series().await?;
+            Ok::<_, QueryError>(
+                series
+                    .iter()
+                    .filter(|s| s.min_time <= end && s.max_time >= start)
+                    .filter(|s| {
+                        matchers.is_empty()
+                            || matchers
+                                .iter()
+                                .any(|ms| ms.iter().all(|m| m.matches_labels(&s.labels)))
+                    })
+                    .map(|s| s.labels.clone())
+                    .collect(),
+            )
+        })
+        .buffered(BLOCK_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut all: Vec<Labels> = per_block.into_iter().flatten().collect();
+    all.sort();
+    all.dedup();
+    Ok(all)
+}
+
 /// Selects the series matching `sel` from `snapshot`'s blocks, sorted by labels. Samples of a
 /// series found in several blocks are merged; where blocks overlap on a timestamp, the block
 /// committed later (larger id) wins.

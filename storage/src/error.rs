@@ -80,6 +80,10 @@ pub enum StorageError {
     /// Caller asked for something invalid (bad argument, not bad data).
     #[error("{0}")]
     InvalidArgument(String),
+
+    /// A failed load shared by concurrent readers of the cache.
+    #[error("{0}")]
+    Shared(std::sync::Arc<StorageError>),
 }
 
 /// Result alias for the storage crate.

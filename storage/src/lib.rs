@@ -6,10 +6,14 @@
 //! committing a [`Transaction`] to the [`Manifest`]. Readers take a [`Snapshot`] of the
 //! manifest, choose blocks by time range, and read them with a [`BlockReader`]: the series
 //! file answers label questions, and the series' row ranges select exactly their samples.
+//! Query processes give their [`Store`] a [`BlockCache`] (footers, series tables, byte
+//! ranges); every store counts its object-store requests ([`RequestCounts`]).
 //!
 //! Every object written here is versioned; `docs/format.md` documents them field by field.
 
 pub mod block;
+pub mod cache;
+pub mod counting;
 pub mod error;
 pub mod labels;
 pub mod manifest;
@@ -17,9 +21,11 @@ pub mod paths;
 pub mod store;
 
 pub use block::{
-    BlockMeta, BlockReader, EncodedBlock, SeriesEntry, SeriesSamples, SeriesSamplesRead,
-    encode_block, upload_block,
+    BlockMeta, BlockReader, EncodedBlock, MetricMetadata, MetricMetadataMap, SeriesEntry,
+    SeriesSamples, SeriesSamplesRead, encode_block, encode_block_with_metadata, upload_block,
 };
+pub use cache::{BlockCache, CacheConfig, CacheKind};
+pub use counting::{Operation, RequestCounts};
 pub use error::{Result, StorageError};
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use manifest::{MAX_COMMIT_DELAY, Manifest, Snapshot, Transaction};

@@ -19,6 +19,8 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use ulid::Ulid;
 
+use crate::cache::BlockCache;
+use crate::counting::{CountingStore, RequestCounts};
 use crate::error::{Result, StorageError};
 use crate::paths::PROBE_DIR;
 
@@ -45,8 +47,11 @@ pub enum Created {
 /// A handle on Strata's root in an object store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// The backend, wrapped in a [`CountingStore`].
     inner: Arc<dyn ObjectStore>,
     url: Arc<str>,
+    counts: Arc<RequestCounts>,
+    cache: Option<Arc<BlockCache>>,
 }
 
 impl fmt::Debug for Store {
@@ -116,10 +121,33 @@ impl Store {
                 .with_automatic_cleanup(true);
             Arc::new(fs)
         };
-        Ok(Self {
-            inner,
+        Ok(Self::wrap(inner, url))
+    }
+
+    fn wrap(backend: Arc<dyn ObjectStore>, url: &str) -> Self {
+        let counts = Arc::new(RequestCounts::default());
+        Self {
+            inner: Arc::new(CountingStore::new(backend, counts.clone())),
             url: url.into(),
-        })
+            counts,
+            cache: None,
+        }
+    }
+
+    /// This store reading blocks through `cache` (shared with the clones made afterwards).
+    pub fn with_cache(mut self, cache: Arc<BlockCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The read cache, if the store has one.
+    pub fn cache(&self) -> Option<&Arc<BlockCache>> {
+        self.cache.as_ref()
+    }
+
+    /// Requests sent to the backend so far by this handle and its clones.
+    pub fn request_counts(&self) -> &RequestCounts {
+        &self.counts
     }
 
     /// Opens the store and refuses it unless it honours create-only conditional writes.
@@ -131,10 +159,7 @@ impl Store {
 
     /// Wraps an existing object store (tests use this to inject faults).
     pub fn from_object_store(inner: Arc<dyn ObjectStore>, description: &str) -> Self {
-        Self {
-            inner,
-            url: description.into(),
-        }
+        Self::wrap(inner, description)
     }
 
     /// The underlying object store, rooted at Strata's prefix.

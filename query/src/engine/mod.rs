@@ -1,4 +1,4 @@
-//! The PromQL engine: parse (promql-parser) → plan (one DataFusion extension node per PromQL
+//! The PromQL engine: parse (`crate::parser`) → plan (one DataFusion extension node per PromQL
 //! operator, see `ops/`) → execute with DataFusion → Prometheus-shaped results.
 
 mod context;
@@ -259,6 +259,21 @@ impl Engine {
 /// Parses PromQL text.
 pub fn parse(query: &str) -> Result<Expr, QueryError> {
     crate::parser::parse(query)
+}
+
+/// Parses a series selector (`match[]` of the HTTP API) into matchers; anything else, or
+/// modifiers like `offset`, is a parse error.
+pub fn parse_series_selector(selector: &str) -> Result<Vec<crate::Matcher>, QueryError> {
+    match parse(selector)? {
+        Expr::Vector(vs)
+            if vs.offset.is_none() && vs.at.is_none() && !vs.anchored && !vs.smoothed =>
+        {
+            Planner::matchers(&vs)
+        }
+        _ => Err(QueryError::Parse(format!(
+            "invalid series selector {selector:?}: expected a vector selector like metric{{label=\"value\"}}"
+        ))),
+    }
 }
 
 /// Drops names marked for removal, rejects duplicate label sets, and shapes the result.

@@ -116,7 +116,7 @@ impl Planner {
         TimeShift { offset, at }
     }
 
-    fn matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
+    pub(crate) fn matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
         let mut out = Vec::new();
         if let Some(name) = &vs.name {
             out.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name.clone())?);

@@ -41,15 +41,6 @@ fn err(pos: usize, msg: impl Into<String>) -> QueryError {
 
 /// Reads a duration literal (`1h30m`, `10s53ms`) at the start of `s`; returns (ms, length).
 pub(crate) fn duration_literal(s: &str) -> Option<(i64, usize)> {
-    const UNITS: [(&str, i64); 7] = [
-        ("ms", 1),
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-    ];
     let b = s.as_bytes();
     let mut i = 0;
     let mut total: i64 = 0;
@@ -60,8 +51,12 @@ pub(crate) fn duration_literal(s: &str) -> Option<(i64, usize)> {
             i += 1;
         }
         let n: i64 = s[start..i].parse().ok()?;
-        let (unit, mult) = UNITS.iter().find(|(u, _)| s[i..].starts_with(u))?;
-        // "m" must not be the start of "ms" handled above; a unit must not run into letters.
+        // The longest unit that matches: "ms" rather than "m".
+        let (unit, mult) = super::DURATION_UNITS
+            .iter()
+            .filter(|(u, _)| s[i..].starts_with(u))
+            .max_by_key(|(u, _)| u.len())?;
+        // A unit must not run into letters (checked below).
         i += unit.len();
         total = total.checked_add(n.checked_mul(*mult)?)?;
         parts += 1;

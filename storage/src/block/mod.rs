@@ -17,7 +17,10 @@ use crate::paths::BlockId;
 pub use object_reader::ObjectFileReader;
 pub use reader::{BlockReader, SeriesEntry, SeriesSamplesRead};
 pub use schema::*;
-pub use writer::{EncodedBlock, SeriesSamples, encode_block, upload_block};
+pub use writer::{
+    EncodedBlock, MetricMetadata, MetricMetadataMap, SeriesSamples, encode_block,
+    encode_block_with_metadata, upload_block,
+};
 
 /// What the manifest records about a committed block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

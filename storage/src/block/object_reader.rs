@@ -1,12 +1,13 @@
 //! Parquet's async reader interface over an object store: footer and page index in one
-//! suffix-sized GET when they fit the prefetch hint, data ranges coalesced by object_store.
+//! suffix-sized GET when they fit the prefetch hint; data ranges looked up in the store's
+//! [`BlockCache`] first, the missing ones coalesced into as few GETs as gaps allow.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
@@ -14,8 +15,16 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
+use crate::cache::BlockCache;
+use crate::store::Store;
+
 /// Bytes fetched from the end of a file on open: footer and page index in one request.
 const FOOTER_PREFETCH: usize = 64 * 1024;
+/// Missing ranges closer than this are fetched by one GET (the bytes between are cheaper than
+/// another request's latency).
+const COALESCE_GAP: u64 = 1 << 20;
+/// GETs of one read in flight at once.
+const FETCH_CONCURRENCY: usize = 8;
 
 /// Reads one Parquet object whose size is known (from the manifest: no HEAD request).
 #[derive(Debug, Clone)]
@@ -23,12 +32,94 @@ pub struct ObjectFileReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
     size: u64,
+    cache: Option<Arc<BlockCache>>,
 }
 
 impl ObjectFileReader {
-    /// A reader of `path`, `size` bytes long.
+    /// A reader of `path`, `size` bytes long, without a cache.
     pub fn new(store: Arc<dyn ObjectStore>, path: Path, size: u64) -> Self {
-        Self { store, path, size }
+        Self {
+            store,
+            path,
+            size,
+            cache: None,
+        }
+    }
+
+    /// A reader of `path` in `store`, through the store's cache if it has one.
+    pub fn for_store(store: &Store, path: Path, size: u64) -> Self {
+        Self {
+            store: store.object_store().clone(),
+            path,
+            size,
+            cache: store.cache().cloned(),
+        }
+    }
+
+    /// Fetches `ranges`, from the cache where possible; the rest by coalesced GETs whose
+    /// pieces are then cached.
+    async fn fetch(&self, ranges: Vec<Range<u64>>) -> parquet::errors::Result<Vec<Bytes>> {
+        let Some(cache) = &self.cache else {
+            return self
+                .store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(external);
+        };
+        let key = self.path.as_ref();
+        let mut out: Vec<Option<Bytes>> = Vec::with_capacity(ranges.len());
+        for r in &ranges {
+            out.push(cache.range(key, r.start, r.end).await);
+        }
+        let mut missing: Vec<usize> = (0..ranges.len()).filter(|&i| out[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(out.into_iter().flatten().collect());
+        }
+        missing.sort_by_key(|&i| ranges[i].start);
+        // Groups of missing ranges, each fetched by one GET spanning the group.
+        let mut groups: Vec<(Range<u64>, Vec<usize>)> = Vec::new();
+        for i in missing {
+            let r = &ranges[i];
+            match groups.last_mut() {
+                Some((span, members)) if r.start <= span.end.saturating_add(COALESCE_GAP) => {
+                    span.end = span.end.max(r.end);
+                    members.push(i);
+                }
+                _ => groups.push((r.clone(), vec![i])),
+            }
+        }
+        let fetched: Vec<(Range<u64>, Vec<usize>, Bytes)> = futures::stream::iter(groups)
+            .map(|(span, members)| async move {
+                let bytes = self
+                    .store
+                    .get_range(&self.path, span.clone())
+                    .await
+                    .map_err(external)?;
+                Ok::<_, ParquetError>((span, members, bytes))
+            })
+            .buffer_unordered(FETCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (span, members, bytes) in fetched {
+            for i in members {
+                let r = &ranges[i];
+                let lo = usize::try_from(r.start - span.start).unwrap_or(usize::MAX);
+                let hi = usize::try_from(r.end - span.start).unwrap_or(usize::MAX);
+                let piece = bytes
+                    .get(lo..hi)
+                    .map(|_| bytes.slice(lo..hi))
+                    .ok_or_else(|| {
+                        ParquetError::General(format!(
+                            "{}: short read of {span:?} ({} bytes)",
+                            self.path,
+                            bytes.len()
+                        ))
+                    })?;
+                cache.put_range(key, r.start, r.end, piece.clone()).await;
+                out[i] = Some(piece);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
     }
 }
 
@@ -39,10 +130,9 @@ fn external(e: object_store::Error) -> ParquetError {
 impl AsyncFileReader for ObjectFileReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
         async move {
-            self.store
-                .get_range(&self.path, range)
-                .await
-                .map_err(external)
+            let mut got = self.fetch(vec![range]).await?;
+            got.pop()
+                .ok_or_else(|| ParquetError::General("empty range read".into()))
         }
         .boxed()
     }
@@ -51,13 +141,7 @@ impl AsyncFileReader for ObjectFileReader {
         &mut self,
         ranges: Vec<Range<u64>>,
     ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
-                .await
-                .map_err(external)
-        }
-        .boxed()
+        async move { self.fetch(ranges).await }.boxed()
     }
 
     fn get_metadata<'a>(
@@ -65,14 +149,23 @@ impl AsyncFileReader for ObjectFileReader {
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         async move {
+            // The footer's own bytes bypass the range cache: the parsed footer is cached.
+            let mut uncached =
+                ObjectFileReader::new(self.store.clone(), self.path.clone(), self.size);
             let size = self.size;
-            let metadata = ParquetMetaDataReader::new()
-                .with_arrow_reader_options(options)
-                .with_page_index_policy(PageIndexPolicy::Optional)
-                .with_prefetch_hint(Some(FOOTER_PREFETCH))
-                .load_and_finish(self, size)
-                .await?;
-            Ok(Arc::new(metadata))
+            let load = async move {
+                let metadata = ParquetMetaDataReader::new()
+                    .with_arrow_reader_options(options)
+                    .with_page_index_policy(PageIndexPolicy::Optional)
+                    .with_prefetch_hint(Some(FOOTER_PREFETCH))
+                    .load_and_finish(&mut uncached, size)
+                    .await?;
+                Ok(Arc::new(metadata))
+            };
+            match &self.cache {
+                Some(cache) => cache.footer(self.path.as_ref(), load).await,
+                None => load.await,
+            }
         }
         .boxed()
     }

@@ -2,6 +2,7 @@
 //! row selection derived from the series table (no scan of other series' rows).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt8Type, UInt32Type, UInt64Type};
@@ -14,7 +15,7 @@ use parquet::file::metadata::FileMetaData;
 
 use super::object_reader::ObjectFileReader;
 use super::schema::*;
-use super::{BlockMeta, values};
+use super::{BlockMeta, MetricMetadataMap, values};
 use crate::error::{Result, StorageError};
 use crate::labels::Labels;
 use crate::store::Store;
@@ -104,7 +105,7 @@ impl BlockReader {
         selection: Option<RowSelection>,
     ) -> Result<Vec<RecordBatch>> {
         let err = |e| StorageError::parquet(path, e);
-        let reader = ObjectFileReader::new(self.store.object_store().clone(), path.clone(), size);
+        let reader = ObjectFileReader::for_store(&self.store, path.clone(), size);
         let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
             .map_err(err)?;
@@ -120,8 +121,40 @@ impl BlockReader {
             .map_err(err)
     }
 
-    /// Every series of the block, in `series_ref` order.
-    pub async fn series(&self) -> Result<Vec<SeriesEntry>> {
+    /// Metric metadata recorded in the series file (read from its footer, which the store's
+    /// cache keeps).
+    pub async fn metric_metadata(&self) -> Result<MetricMetadataMap> {
+        use parquet::arrow::async_reader::AsyncFileReader;
+        let path = self.meta.id.series_path();
+        let mut reader =
+            ObjectFileReader::for_store(&self.store, path.clone(), self.meta.series_bytes);
+        let md = reader
+            .get_metadata(None)
+            .await
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        let json = md
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|e| e.key == META_METRIC_METADATA))
+            .and_then(|e| e.value.clone());
+        match json {
+            None => Ok(MetricMetadataMap::new()),
+            Some(j) => serde_json::from_str(&j).map_err(|e| StorageError::Json {
+                path: path.to_string(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Every series of the block, in `series_ref` order (cached by the store's cache).
+    pub async fn series(&self) -> Result<Arc<Vec<SeriesEntry>>> {
+        match self.store.cache() {
+            Some(cache) => cache.series(self.meta.id, self.read_series()).await,
+            None => self.read_series().await.map(Arc::new),
+        }
+    }
+
+    async fn read_series(&self) -> Result<Vec<SeriesEntry>> {
         let path = self.meta.id.series_path();
         let batches = self
             .read(&path, self.meta.series_bytes, KIND_SERIES, None)

@@ -24,6 +24,9 @@ pub const META_BLOCK_ID: &str = "strata.block_id";
 pub const META_MIN_TIME: &str = "strata.min_time";
 /// Key-value metadata: largest sample timestamp (ms).
 pub const META_MAX_TIME: &str = "strata.max_time";
+/// Series-file key-value metadata (optional): metric metadata as a JSON object
+/// `{"<metric family>": {"type": …, "help": …, "unit": …}}`.
+pub const META_METRIC_METADATA: &str = "strata.metric_metadata";
 /// `strata.kind` of the series file.
 pub const KIND_SERIES: &str = "series";
 /// `strata.kind` of the samples file.
@@ -147,8 +150,18 @@ fn base_properties() -> parquet::file::properties::WriterPropertiesBuilder {
         .set_write_batch_size(1024)
 }
 
-/// Writer settings of `series.parquet`: dictionary-encoded strings, bloom filter on the name.
-pub fn series_properties(block_id: &str, min_time: i64, max_time: i64) -> WriterProperties {
+/// Writer settings of `series.parquet`: dictionary-encoded strings, bloom filter on the name;
+/// `metric_metadata` is the JSON of [`META_METRIC_METADATA`], if any.
+pub fn series_properties(
+    block_id: &str,
+    min_time: i64,
+    max_time: i64,
+    metric_metadata: Option<String>,
+) -> WriterProperties {
+    let mut kv = metadata(KIND_SERIES, block_id, min_time, max_time);
+    if let Some(json) = metric_metadata {
+        kv.push(KeyValue::new(META_METRIC_METADATA.into(), json));
+    }
     base_properties()
         .set_column_bloom_filter_enabled(ColumnPath::from(COL_NAME), true)
         .set_column_encoding(
@@ -157,7 +170,7 @@ pub fn series_properties(block_id: &str, min_time: i64, max_time: i64) -> Writer
         )
         .set_column_dictionary_enabled(ColumnPath::from(COL_SERIES_REF), false)
         .set_sorting_columns(Some(vec![sorted(0)]))
-        .set_key_value_metadata(Some(metadata(KIND_SERIES, block_id, min_time, max_time)))
+        .set_key_value_metadata(Some(kv))
         .build()
 }
 

@@ -22,7 +22,7 @@ async fn round_trip(
     let entries = reader.series().await.unwrap();
     let refs: Vec<u32> = entries.iter().map(|e| e.series_ref).collect();
     let samples = reader.samples(&entries, &refs).await.unwrap();
-    (block.meta, entries, samples)
+    (block.meta, entries.to_vec(), samples)
 }
 
 #[tokio::test]

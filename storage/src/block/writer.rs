@@ -73,6 +73,22 @@ impl SeriesSamples {
     }
 }
 
+/// Metadata of one metric family, as exposition formats declare it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MetricMetadata {
+    /// `counter`, `gauge`, `histogram`, `summary`, `gaugehistogram`, `info`, `stateset` or
+    /// `unknown`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub help: String,
+    #[serde(default)]
+    pub unit: String,
+}
+
+/// Metric metadata by metric family name.
+pub type MetricMetadataMap = std::collections::BTreeMap<String, MetricMetadata>;
+
 /// A block encoded in memory, ready to upload.
 #[derive(Debug, Clone)]
 pub struct EncodedBlock {
@@ -90,7 +106,16 @@ fn sort_key(l: &Labels) -> (Option<&str>, Option<&str>, Option<&str>, &Labels) {
 
 /// Encodes series into a new block. Samples need not be sorted; series without samples are
 /// skipped. Fails on an empty input.
-pub fn encode_block(mut series: Vec<SeriesSamples>) -> Result<EncodedBlock> {
+pub fn encode_block(series: Vec<SeriesSamples>) -> Result<EncodedBlock> {
+    encode_block_with_metadata(series, &MetricMetadataMap::new())
+}
+
+/// [`encode_block`], recording metric metadata (HELP, TYPE, UNIT by metric family) in the
+/// series file.
+pub fn encode_block_with_metadata(
+    mut series: Vec<SeriesSamples>,
+    metric_metadata: &MetricMetadataMap,
+) -> Result<EncodedBlock> {
     let duplicates = series.iter_mut().map(SeriesSamples::normalize).sum();
     series.retain(|s| !s.timestamps.is_empty());
     if series.is_empty() {
@@ -116,7 +141,23 @@ pub fn encode_block(mut series: Vec<SeriesSamples>) -> Result<EncodedBlock> {
         .map(|s| values::choose_scale(&s.values))
         .collect();
 
-    let series_file = write_series(&series, &scales, &id_str, min_time, max_time)?;
+    let metadata_json = if metric_metadata.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(metric_metadata).map_err(|e| StorageError::Json {
+                path: SERIES_FILE.into(),
+                source: e,
+            })?,
+        )
+    };
+    let series_file = write_series(
+        &series,
+        &scales,
+        &id_str,
+        (min_time, max_time),
+        metadata_json,
+    )?;
     let samples_file = write_samples(&series, &scales, &id_str, min_time, max_time)?;
     let meta = BlockMeta {
         id,
@@ -158,8 +199,8 @@ fn write_series(
     series: &[SeriesSamples],
     scales: &[Option<u8>],
     id: &str,
-    min_time: i64,
-    max_time: i64,
+    (min_time, max_time): (i64, i64),
+    metric_metadata: Option<String>,
 ) -> Result<Bytes> {
     let n = series.len();
     let mut refs = UInt32Builder::with_capacity(n);
@@ -220,7 +261,7 @@ fn write_series(
         .map_err(|e| StorageError::arrow("series batch", e))?;
     let mut writer = new_writer(
         schema,
-        series_properties(id, min_time, max_time),
+        series_properties(id, min_time, max_time, metric_metadata),
         SERIES_FILE,
     )?;
     writer

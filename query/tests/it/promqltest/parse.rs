@@ -125,56 +125,9 @@ fn re(s: &str) -> Regex {
     Regex::new(s).expect("static regex")
 }
 
-/// Prometheus' `model.ParseDuration`: `0`, or `<n><unit>` pairs from largest to smallest unit.
+/// Prometheus' `model.ParseDuration`.
 pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
-    if s == "0" {
-        return Ok(0);
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = s;
-    let mut total = 0i64;
-    let mut last_unit = usize::MAX;
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if n == 0 {
-            return Err(format!("invalid duration {s:?}"));
-        }
-        let value: i64 = rest[..n]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..u];
-        let idx = UNITS
-            .iter()
-            .position(|(name, _)| *name == unit)
-            .ok_or_else(|| format!("unknown unit {unit:?} in duration {s:?}"))?;
-        if last_unit != usize::MAX && idx <= last_unit {
-            return Err(format!("invalid duration {s:?}: units out of order"));
-        }
-        last_unit = idx;
-        total = value
-            .checked_mul(UNITS[idx].1)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("duration {s:?} overflows"))?;
-        rest = &rest[u..];
-    }
-    Ok(total)
+    strata_query::parser::parse_duration(s)
 }
 
 /// Splits a file into trimmed lines; `#` lines become blank (they end blocks).
@@ -493,17 +446,6 @@ fn parse_eval(line: usize, header: &str, body: &[String]) -> Result<(Eval, usize
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("0"), Ok(0));
-        assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
-        assert_eq!(parse_duration("10s53ms"), Ok(10_053));
-        assert_eq!(parse_duration("1y"), Ok(365 * 86_400_000));
-        assert!(parse_duration("30m1h").is_err());
-        assert!(parse_duration("-1m").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn start_offsets() {

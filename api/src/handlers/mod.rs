@@ -1,0 +1,5 @@
+//! Request handlers, grouped by what they answer.
+
+pub(crate) mod labels;
+pub(crate) mod query;
+pub(crate) mod status;

@@ -1,0 +1,110 @@
+//! Health, readiness, build and runtime information, `/metrics`, and the endpoints Grafana
+//! probes that have nothing to report yet in a query tier (rules, alerts, exemplars).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::json;
+use crate::state::ApiState;
+
+/// `/-/healthy`: the process serves.
+pub(crate) async fn healthy() -> &'static str {
+    "Strata is Healthy.\n"
+}
+
+/// `/-/ready`: the store answers (the manifest snapshot loads).
+pub(crate) async fn ready(State(state): State<Arc<ApiState>>) -> Response {
+    match state.snapshot().await {
+        Ok(_) => (StatusCode::OK, "Strata is Ready.\n").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Strata is not ready: {}\n", e.message),
+        )
+            .into_response(),
+    }
+}
+
+/// `/api/v1/status/buildinfo`.
+pub(crate) async fn buildinfo(State(state): State<Arc<ApiState>>) -> Response {
+    let data = serde_json::json!({
+        "version": state.config.version,
+        "revision": option_env!("STRATA_REVISION").unwrap_or("unknown"),
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "none (Strata is written in Rust)",
+    });
+    json::success(&data.to_string(), None)
+}
+
+/// `/api/v1/status/runtimeinfo`.
+pub(crate) async fn runtimeinfo(State(state): State<Arc<ApiState>>) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot().await?;
+    let started = chrono::Utc::now()
+        - chrono::Duration::from_std(state.started.elapsed()).unwrap_or_default();
+    let data = serde_json::json!({
+        "startTime": started.to_rfc3339(),
+        "CWD": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        "reloadConfigSuccess": true,
+        "lastConfigTime": started.to_rfc3339(),
+        "corruptionCount": 0,
+        "goroutineCount": 0,
+        "GOMAXPROCS": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "GOGC": "",
+        "GODEBUG": "",
+        "storageRetention": "unlimited (object storage)",
+        "storage": state.store.to_string(),
+        "manifestSeq": snapshot.seq().0,
+        "blocks": snapshot.len(),
+    });
+    Ok(json::success(&data.to_string(), None))
+}
+
+/// `/api/v1/status/flags`: the engine settings in force.
+pub(crate) async fn flags(State(state): State<Arc<ApiState>>) -> Response {
+    let e = &state.config.engine;
+    let data = serde_json::json!({
+        "query.lookback-delta": format!("{}s", e.lookback.as_secs_f64()),
+        "query.max-samples": e.max_samples.to_string(),
+        "query.timeout": format!("{}s", e.timeout.as_secs_f64()),
+        "storage": state.store.to_string(),
+    });
+    json::success(&data.to_string(), None)
+}
+
+/// `/api/v1/query_exemplars`: Strata stores no exemplars.
+pub(crate) async fn exemplars() -> Response {
+    json::success("[]", None)
+}
+
+/// `/api/v1/rules`: the query tier evaluates no rules.
+pub(crate) async fn rules() -> Response {
+    json::success(r#"{"groups":[]}"#, None)
+}
+
+/// `/api/v1/alerts`: the query tier evaluates no alerting rules.
+pub(crate) async fn alerts() -> Response {
+    json::success(r#"{"alerts":[]}"#, None)
+}
+
+/// `/metrics`: Strata's own metrics.
+pub(crate) async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
+    let mut r = state.metrics.encode().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
+/// Any other path under `/api/v1/`.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError {
+        kind: crate::error::ErrorType::NotFound,
+        message: "not found".into(),
+    }
+}

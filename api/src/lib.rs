@@ -1,0 +1,87 @@
+//! Strata's Prometheus-compatible HTTP API.
+//!
+//! Data flow: a request's parameters (URL query, or form body for POST) are parsed as
+//! Prometheus parses them ([`params`]); the handler takes the current manifest snapshot
+//! ([`ApiState::snapshot`], refreshed by one LIST when older than `--manifest-refresh`),
+//! then either runs the PromQL engine over the snapshot's blocks (`/query`, `/query_range`)
+//! or reads only the blocks' series files (`/series`, `/labels`, `/label/…/values`,
+//! `/metadata`). Block reads go through the store's cache (footers, series tables, byte
+//! ranges). Answers are Prometheus' JSON ([`json`]), errors its `errorType`s ([`ApiError`]),
+//! and every request is counted in Strata's own `/metrics`.
+
+pub mod error;
+mod handlers;
+pub mod json;
+pub mod metrics;
+pub mod params;
+mod state;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+
+pub use error::{ApiError, ErrorType};
+pub use state::{ApiConfig, ApiState};
+
+use handlers::{labels, query, status};
+
+/// The API's routes over `state`.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let api = Router::new()
+        .route("/query", get(query::instant).post(query::instant))
+        .route("/query_range", get(query::range).post(query::range))
+        .route("/format_query", get(query::format).post(query::format))
+        .route("/series", get(labels::series).post(labels::series))
+        .route(
+            "/labels",
+            get(labels::label_names).post(labels::label_names),
+        )
+        .route("/label/{name}/values", get(labels::label_values))
+        .route("/metadata", get(labels::metadata))
+        .route("/status/buildinfo", get(status::buildinfo))
+        .route("/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/status/flags", get(status::flags))
+        .route(
+            "/query_exemplars",
+            get(status::exemplars).post(status::exemplars),
+        )
+        .route("/rules", get(status::rules))
+        .route("/alerts", get(status::alerts))
+        .fallback(status::not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/-/healthy", get(status::healthy).head(status::healthy))
+        .route("/-/ready", get(status::ready).head(status::ready))
+        .route("/metrics", get(status::metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn observe(State(state): State<Arc<ApiState>>, req: Request, next: Next) -> Response {
+    let handler = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    state
+        .metrics
+        .observe(&handler, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<ApiState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,126 @@
+//! What every handler shares: the store, the manifest snapshot (refreshed on demand), engine
+//! settings and metrics.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use strata_query::{Engine, EngineOptions};
+use strata_storage::{Manifest, Snapshot, Store};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Settings of the API server.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Engine defaults (lookback, limits, timeout).
+    pub engine: EngineOptions,
+    /// How old the manifest snapshot may be before a request refreshes it (one LIST of the
+    /// log); zero refreshes on every request, so that committed data is visible at once.
+    pub manifest_refresh: Duration,
+    /// Build information served by `/api/v1/status/buildinfo`.
+    pub version: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            engine: EngineOptions::default(),
+            manifest_refresh: Duration::ZERO,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+type Cached = Arc<RwLock<Option<(Instant, Arc<Snapshot>)>>>;
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct ApiState {
+    pub(crate) store: Store,
+    pub(crate) config: ApiConfig,
+    pub(crate) metrics: Metrics,
+    pub(crate) started: Instant,
+    manifest: Manifest,
+    current: Cached,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl ApiState {
+    /// State of a server reading `store`.
+    pub fn new(store: Store, config: ApiConfig) -> Arc<Self> {
+        let current: Cached = Arc::new(RwLock::new(None));
+        let info = current.clone();
+        let snapshot_info = Arc::new(move || match info.read().ok().as_deref() {
+            Some(Some((_, s))) => (s.len() as u64, s.seq().0),
+            _ => (0, 0),
+        });
+        let metrics = Metrics::new(store.clone(), snapshot_info);
+        let manifest = Manifest::new(store.clone(), "api");
+        Arc::new(Self {
+            store,
+            config,
+            metrics,
+            started: Instant::now(),
+            manifest,
+            current,
+            refresh: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn cached(&self, max_age: Duration) -> Option<Arc<Snapshot>> {
+        let guard = self.current.read().ok()?;
+        let (at, snapshot) = guard.as_ref()?;
+        (at.elapsed() <= max_age).then(|| snapshot.clone())
+    }
+
+    /// The manifest snapshot, refreshed when older than the configured interval. Concurrent
+    /// requests share one refresh.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
+        let max_age = self.config.manifest_refresh;
+        if !max_age.is_zero()
+            && let Some(s) = self.cached(max_age)
+        {
+            return Ok(s);
+        }
+        let asked = Instant::now();
+        let _refreshing = self.refresh.lock().await;
+        // A refresh that started after we asked is as fresh as one of our own.
+        if let Ok(guard) = self.current.read()
+            && let Some((at, s)) = guard.as_ref()
+            && (*at >= asked || (!max_age.is_zero() && at.elapsed() <= max_age))
+        {
+            return Ok(s.clone());
+        }
+        let started = Instant::now();
+        let snapshot = self.manifest.snapshot().await?;
+        if let Ok(mut guard) = self.current.write() {
+            *guard = Some((started, snapshot.clone()));
+        }
+        Ok(snapshot)
+    }
+
+    /// Forgets the cached snapshot (after this process commits).
+    pub fn invalidate_snapshot(&self) {
+        if let Ok(mut guard) = self.current.write() {
+            *guard = None;
+        }
+    }
+
+    /// An engine with the server's settings, adjusted per request.
+    pub(crate) fn engine(&self, timeout: Option<Duration>, lookback: Option<Duration>) -> Engine {
+        let mut options = self.config.engine.clone();
+        if let Some(t) = timeout {
+            options.timeout = options.timeout.min(t);
+        }
+        if let Some(l) = lookback {
+            options.lookback = l;
+        }
+        Engine::new(self.store.clone(), options)
+    }
+
+    /// The store this server reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

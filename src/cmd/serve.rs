@@ -1,0 +1,138 @@
+//! `strata serve` (the all-in-one process) and `strata query-server` (the stateless query
+//! tier alone): Prometheus' HTTP API over a store, through a read cache.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_api::{ApiConfig, ApiState};
+use strata_query::EngineOptions;
+use strata_storage::{BlockCache, CacheConfig, Store};
+
+use super::{CliResult, parse_duration};
+
+/// Default listen address: Prometheus' port, loopback only (pass 0.0.0.0:9090 to expose).
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:9090";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to serve the HTTP API on.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Memory budget of the read cache (footers, series tables, data pages), e.g. 512MiB, 2GiB.
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    cache_size: u64,
+    /// Directory of an optional disk tier of the cache (data pages; kept across restarts).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Budget of the disk tier.
+    #[arg(long, default_value = "10GiB", value_parser = parse_size)]
+    cache_disk_size: u64,
+    /// How stale the manifest snapshot may be; 0s lists the manifest log on every request, so
+    /// that data is queryable as soon as its commit lands.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    manifest_refresh: Duration,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    lookback_delta: Duration,
+    /// Longest a query may run (requests may ask for less with `timeout`).
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    query_timeout: Duration,
+    /// Most samples a query may load or produce.
+    #[arg(long, default_value_t = 50_000_000)]
+    query_max_samples: usize,
+}
+
+/// Parses sizes like `512MiB`, `2GiB`, `100MB`, `4096`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?} (use e.g. 512MiB, 2GiB)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("invalid size unit {other:?} in {s:?}")),
+    };
+    Ok((n * mult) as u64)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Serves the API until SIGINT/SIGTERM; `role` names the process in its start-up line.
+pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
+    let cache = BlockCache::new(&CacheConfig {
+        memory_bytes: args.cache_size,
+        disk_dir: args.cache_dir.clone(),
+        disk_bytes: args.cache_disk_size,
+    })
+    .map_err(|e| format!("cannot open the cache directory: {e}"))?;
+    let store = Store::open(store_url)?.with_cache(Arc::new(cache));
+    let config = ApiConfig {
+        engine: EngineOptions {
+            lookback: args.lookback_delta,
+            max_samples: args.query_max_samples,
+            timeout: args.query_timeout,
+            ..Default::default()
+        },
+        manifest_refresh: args.manifest_refresh,
+        ..Default::default()
+    };
+    let state = ApiState::new(store.clone(), config);
+    // Fail fast on an unreadable store rather than on the first request.
+    state
+        .snapshot()
+        .await
+        .map_err(|e| format!("cannot read the manifest of {store}: {}", e.message))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!("strata {role}: serving the Prometheus API of {store} on http://{addr}");
+    strata_api::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5XB").is_err());
+    }
+}

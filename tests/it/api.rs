@@ -1,0 +1,411 @@
+//! `strata serve` end to end: data imported into the real S3 server, answered over HTTP to the
+//! real `promtool` client and to requests shaped like Grafana's.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::s3;
+
+/// Start of the test data (unix seconds) and its length.
+const T0: i64 = 1_700_000_000;
+const HOURS: i64 = 2;
+
+/// A running `strata serve`; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(store: &str) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+    cmd.arg("--store")
+        .arg(store)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in s3::env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start strata serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("strata serve exited before listening")
+            .expect("read stderr");
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break format!("http://{}", rest.trim());
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}
+
+/// Two hours at 15 s of: a counter rising 4/s per target, a gauge, and a classic histogram
+/// whose buckets rise 1, 3 and 4 per second (so its 0.5 quantile is exactly 0.5 × 0.1 + …).
+fn dataset() -> String {
+    let mut out = String::new();
+    out.push_str("# HELP req_total Requests served.\n# TYPE req_total counter\n");
+    out.push_str("# HELP temp_celsius Temperature.\n# TYPE temp_celsius gauge\n");
+    out.push_str("# TYPE lat_seconds histogram\n");
+    for i in 0..(HOURS * 240) {
+        let t = T0 + i * 15;
+        let s = i * 15;
+        for (job, inst) in [("api", "a:1"), ("api", "b:1"), ("db", "c:1")] {
+            out.push_str(&format!(
+                "req_total{{job=\"{job}\",instance=\"{inst}\"}} {} {t}\n",
+                4 * s
+            ));
+        }
+        out.push_str(&format!(
+            "temp_celsius{{site=\"x\"}} {} {t}\n",
+            20 + (i % 10)
+        ));
+        for (le, rate) in [("0.1", 1), ("1", 3), ("+Inf", 4)] {
+            out.push_str(&format!(
+                "lat_seconds_bucket{{le=\"{le}\"}} {} {t}\n",
+                rate * s
+            ));
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+fn import(store: &str, dir: &tempfile::TempDir) {
+    let path = dir.path().join("data.om");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(dataset().as_bytes())
+        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+    cmd.arg("--store")
+        .arg(store)
+        .args(["import", "--quiet"])
+        .arg(&path);
+    for (k, v) in s3::env() {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run strata import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn promtool(args: &[&str]) -> String {
+    let out = Command::new("promtool")
+        .args(args)
+        .output()
+        .expect("promtool not found: install Debian's `prometheus` package (.ci/run does)");
+    assert!(
+        out.status.success(),
+        "promtool {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn get(url: &str) -> (u16, Value) {
+    let r = reqwest::get(url).await.expect("GET");
+    let status = r.status().as_u16();
+    let body = r.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("POST");
+    let status = r.status().as_u16();
+    let body = r.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+/// The values promtool printed (`… => 7.999999999999999 @[…]` or `0.55 @[…]` lines).
+fn promtool_values(out: &str) -> Vec<f64> {
+    out.lines()
+        .filter_map(|l| l.split(" @[").next())
+        .filter_map(|l| l.rsplit(' ').next())
+        .filter_map(|v| v.parse().ok())
+        .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+fn gets_so_far(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with("strata_object_store_requests_total{operation=\"get\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn promtool_queries_a_served_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = s3::fresh_url();
+    import(&store, &dir);
+    let server = start_server(&store);
+    let at = (T0 + 3600).to_string();
+
+    let out = promtool(&[
+        "query",
+        "instant",
+        "--time",
+        &at,
+        &server.url,
+        "sum by (job) (rate(req_total[5m]))",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("{job=\"api\"} => "), "{out}");
+    assert!(lines[1].starts_with("{job=\"db\"} => "), "{out}");
+    let values = promtool_values(&out);
+    assert!(close(values[0], 8.0) && close(values[1], 4.0), "{out}");
+
+    let (start, end) = ((T0 + 1800).to_string(), (T0 + 2400).to_string());
+    let out = promtool(&[
+        "query",
+        "range",
+        "--start",
+        &start,
+        "--end",
+        &end,
+        "--step",
+        "5m",
+        &server.url,
+        "histogram_quantile(0.5, rate(lat_seconds_bucket[5m]))",
+    ]);
+    // Rank 2 of 4 per second falls in (0.1, 1] after 1 below 0.1: 0.1 + 0.9 × 1/2.
+    let values = promtool_values(&out);
+    assert_eq!(values.len(), 3, "{out}");
+    assert!(values.iter().all(|v| close(*v, 0.55)), "{out}");
+
+    // promtool's default window is the year around now: ask for the data's.
+    let (s, e) = (T0.to_string(), (T0 + HOURS * 3600).to_string());
+    let out = promtool(&[
+        "query",
+        "series",
+        "--start",
+        &s,
+        "--end",
+        &e,
+        "--match",
+        "req_total{job=\"api\"}",
+        &server.url,
+    ]);
+    assert_eq!(
+        out.lines().filter(|l| l.contains("req_total")).count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("instance=\"a:1\""), "{out}");
+
+    let out = promtool(&[
+        "query",
+        "labels",
+        "--start",
+        &s,
+        "--end",
+        &e,
+        &server.url,
+        "job",
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["api", "db"],
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grafana_shaped_requests_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = s3::fresh_url();
+    import(&store, &dir);
+    let server = start_server(&store);
+    let api = format!("{}/api/v1", server.url);
+
+    // Grafana's health check and version probe.
+    let (code, body) = get(&format!("{api}/status/buildinfo")).await;
+    assert_eq!(code, 200);
+    assert!(body["data"]["version"].is_string(), "{body}");
+
+    // Range queries are POSTed as forms with fractional times and a step in seconds.
+    let (start, end) = (format!("{}.123", T0 + 600), format!("{}.5", T0 + 1200));
+    let (code, body) = post_form(
+        &format!("{api}/query_range"),
+        &[
+            ("query", "rate(req_total{job=\"db\"}[1m])"),
+            ("start", &start),
+            ("end", &end),
+            ("step", "60"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["resultType"], "matrix");
+    let series = &body["data"]["result"][0];
+    assert_eq!(series["metric"]["instance"], "c:1");
+    let values = series["values"].as_array().unwrap();
+    assert_eq!(values.len(), 11, "{body}");
+    assert_eq!(values[0][0].as_f64(), Some((T0 + 600) as f64 + 0.123));
+    let v: f64 = values[0][1].as_str().unwrap().parse().unwrap();
+    assert!(close(v, 4.0), "{body}");
+
+    // Label browser: names and values in a time range, values filtered by match[].
+    let (s, e) = (T0.to_string(), (T0 + 7200).to_string());
+    let (code, body) = get(&format!("{api}/labels?start={s}&end={e}")).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body["data"],
+        serde_json::json!(["__name__", "instance", "job", "le", "site"])
+    );
+    let (_, body) = get(&format!(
+        "{api}/label/__name__/values?match[]=%7Bjob%3D%22db%22%7D&start={s}&end={e}"
+    ))
+    .await;
+    assert_eq!(body["data"], serde_json::json!(["req_total"]));
+    let (_, body) = get(&format!("{api}/label/instance/values?limit=2")).await;
+    assert_eq!(body["data"], serde_json::json!(["a:1", "b:1"]));
+    assert_eq!(body["warnings"][0], "results truncated due to limit");
+    let (code, body) = post_form(&format!("{api}/series"), &[("match[]", "temp_celsius")]).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body["data"],
+        serde_json::json!([{"__name__": "temp_celsius", "site": "x"}])
+    );
+    let (_, body) = get(&format!("{api}/metadata?metric=req_total")).await;
+    assert_eq!(
+        body["data"]["req_total"][0],
+        serde_json::json!({"type": "counter", "help": "Requests served.", "unit": ""})
+    );
+
+    // Instant queries: RFC 3339 time, scalar results, annotations.
+    let (_, body) = get(&format!(
+        "{api}/query?query=scalar(sum(temp_celsius))&time=2023-11-14T23:13:20Z"
+    ))
+    .await;
+    assert_eq!(body["data"]["resultType"], "scalar");
+    assert_eq!(body["data"]["result"][0].as_i64(), Some(T0 + 3600));
+    let (_, body) = get(&format!(
+        "{api}/query?query=rate(temp_celsius%5B5m%5D)&time={}",
+        T0 + 3600
+    ))
+    .await;
+    assert!(
+        body["infos"][0]
+            .as_str()
+            .is_some_and(|i| i.contains("might not be a counter")),
+        "{body}"
+    );
+    let (_, body) = get(&format!(
+        "{api}/format_query?query=sum(rate(x%5B5m%5D))by(job)"
+    ))
+    .await;
+    assert_eq!(body["data"], "sum by (job) (rate(x[5m]))");
+
+    // Errors keep Prometheus' types and codes.
+    for (url, code, kind) in [
+        (format!("{api}/query?query=sum(("), 400, "bad_data"),
+        (
+            format!("{api}/query?query=up&time=yesterday"),
+            400,
+            "bad_data",
+        ),
+        (
+            format!("{api}/query_range?query=up&start={s}&end={e}&step=0"),
+            400,
+            "bad_data",
+        ),
+        (
+            format!("{api}/query_range?query=up&start={e}&end={s}&step=15"),
+            400,
+            "bad_data",
+        ),
+        (format!("{api}/series"), 400, "bad_data"),
+        (
+            format!("{api}/query?query=label_replace(up,%22%5Cxff%22,%22%22,%22a%22,%22b%22)"),
+            422,
+            "execution",
+        ),
+        (format!("{api}/nonsense"), 404, "not_found"),
+    ] {
+        let (got, body) = get(&url).await;
+        assert_eq!(got, code, "{url}: {body}");
+        assert_eq!(body["status"], "error", "{url}");
+        assert_eq!(body["errorType"], kind, "{url}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imports_are_visible_at_once_and_warm_queries_need_no_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = s3::fresh_url();
+    let server = start_server(&store);
+    let query = format!(
+        "{}/api/v1/query?query=count(req_total)&time={}",
+        server.url,
+        T0 + 3600
+    );
+    let (_, body) = get(&query).await;
+    assert_eq!(body["data"]["result"], serde_json::json!([]));
+
+    // The contract: once `strata import` returns, the running server answers with its data.
+    import(&store, &dir);
+    let (_, body) = get(&query).await;
+    assert_eq!(body["data"]["result"][0]["value"][1], "3", "{body}");
+
+    let metrics = format!("{}/metrics", server.url);
+    let range = format!(
+        "{}/api/v1/query_range?query=sum(rate(req_total%5B5m%5D))&start={}&end={}&step=60",
+        server.url,
+        T0 + 600,
+        T0 + 6600
+    );
+    let before = gets_so_far(&reqwest::get(&metrics).await.unwrap().text().await.unwrap());
+    let (code, cold) = get(&range).await;
+    assert_eq!(code, 200);
+    let after_cold = gets_so_far(&reqwest::get(&metrics).await.unwrap().text().await.unwrap());
+    let (_, warm) = get(&range).await;
+    let after_warm = gets_so_far(&reqwest::get(&metrics).await.unwrap().text().await.unwrap());
+    assert_eq!(cold, warm);
+    // The import wrote one 2h-aligned block per window the data touches (two files each).
+    let files = 2 * 2;
+    assert!(
+        after_cold - before <= 3 * files,
+        "cold query took {} GETs for {files} files",
+        after_cold - before
+    );
+    assert_eq!(after_warm, after_cold, "a warm query sends no GET");
+}
