@@ -46,6 +46,10 @@ QUERIES = [
     ("subquery", 'max_over_time(sum by (job) (rate(http_requests_total[5m]))[30m:1m])', "range6h", 2100),
     ("share_grp_left", 'rate(http_requests_total[5m]) / on(instance) group_left sum by (instance) (rate(http_requests_total[5m]))', "range1h", 300),
     ("avg_gauge", 'avg by (sensor) (temperature_celsius)', "range6h", 300),
+    # The @ modifier, negative offsets and offset subqueries, compared as much as timed.
+    ("at_end", 'sum by (job) (rate(http_requests_total[5m] @ end()))', "range1h", 300),
+    ("offset_neg", 'sum by (job) (rate(http_requests_total[5m] offset -10m))', "range1h", 900),
+    ("sub_offset", 'avg_over_time(temperature_celsius[30m:5m] offset 10m)', "range1h", 2400),
 ]
 SERVERS = []  # live Popen objects, killed on exit
 PIDFILE = None  # api.sh kills the pids listed here if we die without cleaning up

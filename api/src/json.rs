@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use strata_query::{Annotations, QueryValue, format_float};
+use strata_query::{Annotations, QueryValue, write_float};
 use strata_storage::Labels;
 
 /// A JSON response with `status`.
@@ -74,7 +74,7 @@ fn push_point(out: &mut String, t: i64, v: f64) {
     out.push('[');
     push_time(out, t);
     out.push_str(",\"");
-    out.push_str(&format_float(v));
+    write_float(out, v);
     out.push_str("\"]");
 }
 

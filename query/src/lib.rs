@@ -17,11 +17,11 @@ mod matcher;
 pub mod parser;
 mod select;
 
-pub use engine::format_float;
 pub use engine::{
     Annotations, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue, RangeSeries, parse,
     parse_series_selector,
 };
+pub use engine::{format_float, write_float};
 pub use error::QueryError;
 pub use matcher::{MatchOp, Matcher};
 pub use select::{SelectedSeries, Selection, find_series, select_series};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
-use strata_storage::{BlockMeta, BlockReader, Labels, Snapshot, Store};
+use strata_storage::{BlockMeta, BlockReader, Labels, METRIC_NAME, SeriesEntry, Snapshot, Store};
 
 use crate::error::QueryError;
 use crate::matcher::Matcher;
@@ -41,6 +41,23 @@ struct Found {
     start_timestamps: Vec<i64>,
 }
 
+/// The series a metric-name equality matcher can match: series files are sorted by name, so
+/// they are one contiguous run found by binary search; without such a matcher, all.
+fn candidates<'a>(series: &'a [SeriesEntry], matchers: &[Matcher]) -> &'a [SeriesEntry] {
+    let name = matchers
+        .iter()
+        .find(|m| m.op() == crate::matcher::MatchOp::Equal && m.name() == METRIC_NAME)
+        .map(|m| m.value());
+    match name {
+        Some(name) => {
+            let lo = series.partition_point(|s| s.labels.metric_name() < Some(name));
+            let hi = lo + series[lo..].partition_point(|s| s.labels.metric_name() == Some(name));
+            &series[lo..hi]
+        }
+        None => series,
+    }
+}
+
 async fn select_in_block(
     store: &Store,
     meta: BlockMeta,
@@ -48,7 +65,7 @@ async fn select_in_block(
 ) -> Result<Vec<Found>, QueryError> {
     let reader = BlockReader::new(store.clone(), meta);
     let series = reader.series().await?;
-    let refs: Vec<u32> = series
+    let refs: Vec<u32> = candidates(&series, &sel.matchers)
         .iter()
         .filter(|s| s.min_time <= sel.end && s.max_time >= sel.start)
         .filter(|s| sel.matchers.iter().all(|m| m.matches_labels(&s.labels)))
@@ -66,17 +83,18 @@ async fn select_in_block(
             limit: sel.max_samples,
         });
     }
-    let samples = reader.samples(&series, &refs).await?;
+    let samples = reader.samples_shared(&series, &refs).await?;
     Ok(samples
         .into_iter()
         .map(|s| {
             let lo = s.timestamps.partition_point(|&t| t < sel.start);
             let hi = s.timestamps.partition_point(|&t| t <= sel.end);
+            let start_timestamps = s.start_timestamps.get(lo..hi).unwrap_or_default().to_vec();
             Found {
                 labels: series[s.series_ref as usize].labels.clone(),
                 timestamps: s.timestamps[lo..hi].to_vec(),
                 values: s.values[lo..hi].to_vec(),
-                start_timestamps: s.start_timestamps.get(lo..hi).unwrap_or_default().to_vec(),
+                start_timestamps,
             }
         })
         .filter(|f| !f.timestamps.is_empty())
@@ -139,9 +157,9 @@ pub async fn select_series(
         .buffered(BLOCK_CONCURRENCY)
         .try_collect()
         .await?;
-    // (timestamp, value, start timestamp) per series.
-    let mut merged: BTreeMap<Labels, Vec<(i64, f64, i64)>> = BTreeMap::new();
+    let mut merged: BTreeMap<Labels, Vec<Found>> = BTreeMap::new();
     let mut loaded = 0usize;
+    // Blocks in commit order: for a timestamp in several blocks, the last part wins.
     for found in per_block.into_iter().flatten() {
         loaded += found.timestamps.len();
         if loaded > sel.max_samples {
@@ -149,41 +167,81 @@ pub async fn select_series(
                 limit: sel.max_samples,
             });
         }
-        let starts = &found.start_timestamps;
-        merged.entry(found.labels).or_default().extend(
-            found
-                .timestamps
-                .iter()
-                .zip(&found.values)
-                .enumerate()
-                .map(|(i, (&t, &v))| (t, v, starts.get(i).copied().unwrap_or(0))),
-        );
+        let labels = found.labels.clone();
+        merged.entry(labels).or_default().push(found);
     }
     Ok(merged
         .into_iter()
-        .map(|(labels, mut points)| {
-            // Stable sort keeps block order, so the later block's sample comes last and wins.
-            points.sort_by_key(|p| p.0);
-            let mut deduped: Vec<(i64, f64, i64)> = Vec::with_capacity(points.len());
-            for p in points {
-                match deduped.last_mut() {
-                    Some(last) if last.0 == p.0 => *last = p,
-                    _ => deduped.push(p),
-                }
-            }
-            let start_timestamps = if deduped.iter().any(|p| p.2 != 0) {
-                deduped.iter().map(|p| p.2).collect()
-            } else {
-                Vec::new()
-            };
-            SelectedSeries {
-                labels,
-                timestamps: deduped.iter().map(|p| p.0).collect(),
-                values: deduped.iter().map(|p| p.1).collect(),
-                start_timestamps,
-            }
-        })
+        .map(|(labels, parts)| merge_parts(labels, parts))
         .collect())
+}
+
+/// Joins one series' parts from several blocks (given in commit order).
+fn merge_parts(labels: Labels, mut parts: Vec<Found>) -> SelectedSeries {
+    let has_st = parts.iter().any(|p| !p.start_timestamps.is_empty());
+    let fill_st = |p: &mut Found| {
+        if has_st && p.start_timestamps.is_empty() {
+            p.start_timestamps = vec![0; p.timestamps.len()];
+        }
+    };
+    if parts.len() == 1 {
+        let mut p = parts.remove(0);
+        fill_st(&mut p);
+        return SelectedSeries {
+            labels,
+            timestamps: p.timestamps,
+            values: p.values,
+            start_timestamps: p.start_timestamps,
+        };
+    }
+    let mut by_time: Vec<usize> = (0..parts.len()).collect();
+    by_time.sort_by_key(|&i| parts[i].timestamps[0]);
+    let disjoint = by_time.windows(2).all(|w| {
+        let (a, b) = (&parts[w[0]], &parts[w[1]]);
+        a.timestamps.last() < b.timestamps.first()
+    });
+    let total: usize = parts.iter().map(|p| p.timestamps.len()).sum();
+    let mut out = SelectedSeries {
+        labels,
+        timestamps: Vec::with_capacity(total),
+        values: Vec::with_capacity(total),
+        start_timestamps: Vec::with_capacity(if has_st { total } else { 0 }),
+    };
+    if disjoint {
+        // The common case: consecutive blocks.
+        for i in by_time {
+            let p = &mut parts[i];
+            fill_st(p);
+            out.timestamps.extend_from_slice(&p.timestamps);
+            out.values.extend_from_slice(&p.values);
+            out.start_timestamps.extend_from_slice(&p.start_timestamps);
+        }
+        return out;
+    }
+    // Overlapping blocks: a stable sort keeps commit order among equal timestamps, and the
+    // last of them (the later block's sample) wins.
+    let mut points: Vec<(i64, f64, i64)> = Vec::with_capacity(total);
+    for p in &parts {
+        points.extend(
+            p.timestamps
+                .iter()
+                .zip(&p.values)
+                .enumerate()
+                .map(|(i, (&t, &v))| (t, v, p.start_timestamps.get(i).copied().unwrap_or(0))),
+        );
+    }
+    points.sort_by_key(|p| p.0);
+    for (i, p) in points.iter().enumerate() {
+        if points.get(i + 1).is_some_and(|next| next.0 == p.0) {
+            continue;
+        }
+        out.timestamps.push(p.0);
+        out.values.push(p.1);
+        if has_st {
+            out.start_timestamps.push(p.2);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

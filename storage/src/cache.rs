@@ -1,6 +1,8 @@
 //! The read cache of a query process: Parquet footers with their page indexes, decoded series
-//! tables, and data byte ranges, under one memory budget (moka, TinyLFU admission + LRU
-//! eviction), with an optional local-disk tier for byte ranges.
+//! tables, decoded samples of single series, and data byte ranges, under one memory budget
+//! (moka, TinyLFU admission + LRU eviction), with an optional local-disk tier for byte ranges.
+//! Warm queries of hot series skip Parquet decoding altogether; colder ones decode pages kept
+//! in memory or on disk; the coldest fetch them with coalesced GETs.
 //!
 //! Everything cached is immutable: block files never change once written (the compactor
 //! writes new blocks and removes old ones through the manifest), so entries need no
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parquet::file::metadata::ParquetMetaData;
 
-use crate::block::SeriesEntry;
+use crate::block::{SeriesEntry, SeriesSamplesRead};
 use crate::paths::BlockId;
 
 /// Cache sizes of a query process.
@@ -50,15 +52,18 @@ pub enum CacheKind {
     Range,
     /// A byte range found on the disk tier.
     Disk,
+    /// The decoded samples of one series in one block.
+    Samples,
 }
 
 impl CacheKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [CacheKind; 4] = [
+    pub const ALL: [CacheKind; 5] = [
         CacheKind::Footer,
         CacheKind::Series,
         CacheKind::Range,
         CacheKind::Disk,
+        CacheKind::Samples,
     ];
 
     /// Lower-case name.
@@ -68,6 +73,7 @@ impl CacheKind {
             CacheKind::Series => "series",
             CacheKind::Range => "range",
             CacheKind::Disk => "disk",
+            CacheKind::Samples => "samples",
         }
     }
 }
@@ -77,6 +83,7 @@ pub(crate) enum CacheKey {
     Footer(Arc<str>),
     Series(BlockId),
     Range(Arc<str>, u64, u64),
+    Samples(BlockId, u32),
 }
 
 #[derive(Clone)]
@@ -84,6 +91,7 @@ pub(crate) enum CacheValue {
     Footer(Arc<ParquetMetaData>),
     Series(Arc<Vec<SeriesEntry>>),
     Bytes(Bytes),
+    Samples(Arc<SeriesSamplesRead>),
 }
 
 impl CacheValue {
@@ -102,6 +110,7 @@ impl CacheValue {
                 })
                 .sum(),
             CacheValue::Bytes(b) => 64 + b.len(),
+            CacheValue::Samples(s) => 96 + 16 * s.timestamps.len() + 8 * s.start_timestamps.len(),
         };
         u32::try_from(bytes).unwrap_or(u32::MAX)
     }
@@ -110,8 +119,8 @@ impl CacheValue {
 /// Hit and miss counters per [`CacheKind`].
 #[derive(Debug, Default)]
 pub struct CacheStats {
-    hits: [AtomicU64; 4],
-    misses: [AtomicU64; 4],
+    hits: [AtomicU64; 5],
+    misses: [AtomicU64; 5],
 }
 
 impl CacheStats {
@@ -248,6 +257,30 @@ impl BlockCache {
             .try_get_with(key, load)
             .await
             .map_err(|e: Arc<E>| Arc::try_unwrap(e).unwrap_or_else(E::from_shared))
+    }
+
+    /// The cached decoded samples of series `series_ref` of `block`.
+    pub(crate) async fn samples(
+        &self,
+        block: BlockId,
+        series_ref: u32,
+    ) -> Option<Arc<SeriesSamplesRead>> {
+        match self.memory.get(&CacheKey::Samples(block, series_ref)).await {
+            Some(CacheValue::Samples(s)) => {
+                self.stats.hit(CacheKind::Samples);
+                Some(s)
+            }
+            _ => {
+                self.stats.miss(CacheKind::Samples);
+                None
+            }
+        }
+    }
+
+    /// Remembers the decoded samples of one series of `block`.
+    pub(crate) async fn put_samples(&self, block: BlockId, samples: Arc<SeriesSamplesRead>) {
+        let key = CacheKey::Samples(block, samples.series_ref);
+        self.memory.insert(key, CacheValue::Samples(samples)).await;
     }
 
     /// A cached byte range of `path`, from memory or the disk tier.

@@ -7,7 +7,7 @@ mod ops;
 mod planner;
 mod value;
 
-pub use ops::format_float;
+pub use ops::{format_float, write_float};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

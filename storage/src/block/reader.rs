@@ -1,7 +1,6 @@
 //! Reading block files back: the series table, and the samples of chosen series through a
 //! row selection derived from the series table (no scan of other series' rows).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -213,9 +212,57 @@ impl BlockReader {
     }
 
     /// The samples of the series in `wanted` (refs into `series`, as returned by
-    /// [`BlockReader::series`]), read through a row selection so other series cost nothing
-    /// beyond the pages they share with wanted ones.
+    /// [`BlockReader::series`]), in `series_ref` order.
     pub async fn samples(
+        &self,
+        series: &[SeriesEntry],
+        wanted: &[u32],
+    ) -> Result<Vec<SeriesSamplesRead>> {
+        Ok(self
+            .samples_shared(series, wanted)
+            .await?
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect())
+    }
+
+    /// Like [`BlockReader::samples`], sharing decoded samples with the store's cache: cached
+    /// series cost nothing, the others are read (one row selection for all of them) and
+    /// cached.
+    pub async fn samples_shared(
+        &self,
+        series: &[SeriesEntry],
+        wanted: &[u32],
+    ) -> Result<Vec<Arc<SeriesSamplesRead>>> {
+        let mut wanted: Vec<u32> = wanted.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let Some(cache) = self.store.cache() else {
+            let read = self.read_samples(series, &wanted).await?;
+            return Ok(read.into_iter().map(Arc::new).collect());
+        };
+        let mut found: Vec<Arc<SeriesSamplesRead>> = Vec::with_capacity(wanted.len());
+        let mut missing: Vec<u32> = Vec::new();
+        for &r in &wanted {
+            match cache.samples(self.meta.id, r).await {
+                Some(s) => found.push(s),
+                None => missing.push(r),
+            }
+        }
+        if !missing.is_empty() {
+            for s in self.read_samples(series, &missing).await? {
+                let s = Arc::new(s);
+                cache.put_samples(self.meta.id, s.clone()).await;
+                found.push(s);
+            }
+            found.sort_unstable_by_key(|s| s.series_ref);
+        }
+        Ok(found)
+    }
+
+    /// Reads the samples of `wanted` through a row selection, so other series cost nothing
+    /// beyond the pages they share with wanted ones.
+    async fn read_samples(
         &self,
         series: &[SeriesEntry],
         wanted: &[u32],
@@ -251,7 +298,8 @@ impl BlockReader {
         let batches = self
             .read(&path, self.meta.samples_bytes, KIND_SAMPLES, selection)
             .await?;
-        let mut out: BTreeMap<u32, SeriesSamplesRead> = BTreeMap::new();
+        // Rows come sorted by series_ref: one output per run of equal refs.
+        let mut out: Vec<SeriesSamplesRead> = Vec::with_capacity(wanted.len());
         for batch in &batches {
             let refs = column(batch, COL_SERIES_REF, &path)?.as_primitive::<UInt32Type>();
             let ts = column(batch, COL_TIMESTAMP, &path)?.as_primitive::<Int64Type>();
@@ -260,43 +308,80 @@ impl BlockReader {
             // Absent from version 1 files.
             let starts = batch
                 .column_by_name(COL_START_TIMESTAMP)
-                .and_then(|c| c.as_primitive_opt::<Int64Type>());
-            for row in 0..batch.num_rows() {
-                let r = refs.value(row);
+                .and_then(|c| c.as_primitive_opt::<Int64Type>())
+                .filter(|c| c.null_count() < c.len());
+            let (ref_values, ts_values) = (refs.values(), ts.values());
+            let mut row = 0;
+            while row < batch.num_rows() {
+                let r = ref_values[row];
+                let run_end = row + ref_values[row..].partition_point(|&x| x == r);
                 let entry = series.get(r as usize).ok_or_else(|| {
                     StorageError::corrupt(&path, format!("unknown series_ref {r}"))
                 })?;
-                let value = if ints.is_valid(row) {
-                    let scale = entry.value_scale.ok_or_else(|| {
-                        StorageError::corrupt(&path, format!("value_int without a scale (ref {r})"))
-                    })?;
-                    values::decode(ints.value(row), scale)
-                } else if floats.is_valid(row) {
-                    floats.value(row)
-                } else {
-                    return Err(StorageError::corrupt(
-                        &path,
-                        format!("sample without value (ref {r})"),
-                    ));
-                };
-                let s = out.entry(r).or_insert_with(|| SeriesSamplesRead {
-                    series_ref: r,
-                    ..Default::default()
-                });
-                s.timestamps.push(ts.value(row));
-                s.values.push(value);
-                if let Some(st) = starts.filter(|c| c.is_valid(row)).map(|c| c.value(row)) {
-                    // Samples before the first known start get 0 (unknown).
-                    s.start_timestamps.resize(s.timestamps.len() - 1, 0);
-                    s.start_timestamps.push(st);
+                if out.last().is_none_or(|s| s.series_ref != r) {
+                    out.push(SeriesSamplesRead {
+                        series_ref: r,
+                        timestamps: Vec::with_capacity(entry.sample_count as usize),
+                        values: Vec::with_capacity(entry.sample_count as usize),
+                        start_timestamps: Vec::new(),
+                    });
                 }
+                let s = out
+                    .last_mut()
+                    .ok_or_else(|| StorageError::corrupt(&path, "no series"))?;
+                s.timestamps.extend_from_slice(&ts_values[row..run_end]);
+                // Fast paths: the whole batch holds mantissas, or the whole batch raw floats.
+                let only_ints = ints.null_count() == 0;
+                let only_floats = floats.null_count() == 0;
+                match entry.value_scale {
+                    Some(scale) if only_ints => s.values.extend(
+                        ints.values()[row..run_end]
+                            .iter()
+                            .map(|&m| values::decode(m, scale)),
+                    ),
+                    _ if only_floats => {
+                        s.values.extend_from_slice(&floats.values()[row..run_end]);
+                    }
+                    _ => {
+                        for i in row..run_end {
+                            let value = if ints.is_valid(i) {
+                                let scale = entry.value_scale.ok_or_else(|| {
+                                    StorageError::corrupt(
+                                        &path,
+                                        format!("value_int without a scale (ref {r})"),
+                                    )
+                                })?;
+                                values::decode(ints.value(i), scale)
+                            } else if floats.is_valid(i) {
+                                floats.value(i)
+                            } else {
+                                return Err(StorageError::corrupt(
+                                    &path,
+                                    format!("sample without value (ref {r})"),
+                                ));
+                            };
+                            s.values.push(value);
+                        }
+                    }
+                }
+                if let Some(starts) = starts {
+                    for i in row..run_end {
+                        if starts.is_valid(i) {
+                            // Samples before the first known start get 0 (unknown).
+                            let at = s.timestamps.len() - (run_end - i);
+                            s.start_timestamps.resize(at, 0);
+                            s.start_timestamps.push(starts.value(i));
+                        }
+                    }
+                }
+                row = run_end;
             }
         }
-        for s in out.values_mut() {
+        for s in &mut out {
             if !s.start_timestamps.is_empty() {
                 s.start_timestamps.resize(s.timestamps.len(), 0);
             }
         }
-        Ok(out.into_values().collect())
+        Ok(out)
     }
 }

@@ -155,11 +155,25 @@ impl PromOp for Aggregate {
                 "invalid label name {label:?}"
             )));
         }
-        let keys: Vec<Labels> = series
+        // Each series' group, computed once; groups are visited in label order.
+        let mut group_ids: BTreeMap<Labels, usize> = BTreeMap::new();
+        let group_of: Vec<usize> = series
             .iter()
-            .map(|s| self.grouping.key(&s.labels))
+            .map(|s| {
+                let key = self.grouping.key(&s.labels);
+                let next = group_ids.len();
+                *group_ids.entry(key).or_insert(next)
+            })
             .collect();
+        let mut group_keys: Vec<Labels> = vec![Labels::default(); group_ids.len()];
+        let mut group_order: Vec<usize> = Vec::with_capacity(group_ids.len());
+        for (key, id) in group_ids {
+            group_order.push(id);
+            group_keys[id] = key;
+        }
         let mut out: BTreeMap<Labels, Series> = BTreeMap::new();
+        // Output series of the plain aggregations, one per group.
+        let mut grouped: Vec<Option<Series>> = vec![None; group_keys.len()];
         let mut selected: Vec<Series> = series
             .iter()
             .map(|s| Series {
@@ -171,6 +185,10 @@ impl PromOp for Aggregate {
             })
             .collect();
         let mut ordered: Vec<usize> = Vec::new();
+        // Per group: (series index, value) present at the current step.
+        let mut members_of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); group_keys.len()];
+        // Points are step-aligned and ascending: one cursor per series walks them.
+        let mut cursors: Vec<usize> = vec![0; series.len()];
         for t in self.steps.iter() {
             let p = param.as_ref().and_then(|p| p.at(t));
             if self.has_param && self.op != AggOp::Quantile {
@@ -190,19 +208,29 @@ impl PromOp for Aggregate {
             {
                 ctx.warn(super::range_fn::quantile_warning(q));
             }
-            // group key → (series index, value) present at t
-            let mut groups: BTreeMap<&Labels, Vec<(usize, f64)>> = BTreeMap::new();
+            for m in &mut members_of {
+                m.clear();
+            }
             for (i, s) in series.iter().enumerate() {
-                if let Some(v) = s.at(t) {
-                    groups.entry(&keys[i]).or_default().push((i, v));
+                let c = &mut cursors[i];
+                while *c < s.timestamps.len() && s.timestamps[*c] < t {
+                    *c += 1;
+                }
+                if *c < s.timestamps.len() && s.timestamps[*c] == t {
+                    members_of[group_of[i]].push((i, s.values[*c]));
                 }
             }
-            for (key, members) in groups {
+            for &g in &group_order {
+                let key = &group_keys[g];
+                let members = &mut members_of[g];
+                if members.is_empty() {
+                    continue;
+                }
                 if self.op == AggOp::LimitRatio {
                     // A deterministic sample by label hash: ratio r keeps the series whose
                     // hash falls below r (r < 0: at or above 1 + r).
                     let r = p.unwrap_or(0.0).clamp(-1.0, 1.0);
-                    for &(i, v) in &members {
+                    for &(i, v) in members.iter() {
                         let position = series[i].labels.stable_hash() as f64 / u64::MAX as f64;
                         let keep = if r >= 0.0 {
                             position < r
@@ -224,7 +252,6 @@ impl PromOp for Aggregate {
                     } else {
                         k as usize
                     };
-                    let mut members = members;
                     match self.op {
                         AggOp::Topk => members.sort_by(|a, b| desc_nan_last(a.1, b.1)),
                         AggOp::Bottomk => members.sort_by(|a, b| asc_nan_last(a.1, b.1)),
@@ -284,9 +311,7 @@ impl PromOp for Aggregate {
                     | AggOp::LimitRatio
                     | AggOp::CountValues => continue,
                 };
-                let entry = out
-                    .entry(key.clone())
-                    .or_insert_with(|| Series::new(key.clone()));
+                let entry = grouped[g].get_or_insert_with(|| Series::new(key.clone()));
                 // A name kept by `by (__name__)` is dropped later if any input drops it.
                 entry.drop_name |= members.iter().any(|&(i, _)| series[i].drop_name);
                 entry.push(t, v);
@@ -298,6 +323,11 @@ impl PromOp for Aggregate {
             }
             selected.retain(|s| !s.timestamps.is_empty());
             return Ok(selected);
+        }
+        for g in group_order {
+            if let Some(s) = grouped[g].take() {
+                out.insert(group_keys[g].clone(), s);
+            }
         }
         let result: Vec<Series> = out.into_values().collect();
         ctx.account(result.iter().map(|s| s.timestamps.len()).sum())?;

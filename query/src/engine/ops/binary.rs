@@ -207,83 +207,112 @@ impl Binary {
         let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
         let many_sigs: Vec<_> = many.iter().map(|s| self.signature(&s.labels)).collect();
         let one_sigs: Vec<_> = one.iter().map(|s| self.signature(&s.labels)).collect();
-        let mut out: HashMap<Labels, Series> = HashMap::new();
-        let mut order: Vec<Labels> = Vec::new();
+        // Signatures as dense ids, shared by both sides.
+        let mut sig_ids: HashMap<&[(String, String)], usize> = HashMap::new();
+        let mut many_ids = Vec::with_capacity(many_sigs.len());
+        let mut one_ids = Vec::with_capacity(one_sigs.len());
+        for (sigs, ids) in [(&many_sigs, &mut many_ids), (&one_sigs, &mut one_ids)] {
+            for sig in sigs {
+                let next = sig_ids.len();
+                ids.push(*sig_ids.entry(sig.as_slice()).or_insert(next));
+            }
+        }
+        let n_sigs = sig_ids.len();
+        // Output series by result label set, and the result labels of each matched pair
+        // (`None` for the other side: a fill).
+        let mut outs = Outputs::default();
+        let mut pair_labels: HashMap<(usize, Option<usize>), usize> = HashMap::new();
+        let mut one_cursors = vec![0usize; one.len()];
+        let mut many_cursors = vec![0usize; many.len()];
+        // Per signature id: the "one"-side series present at this step, and whether a "many"
+        // series of it was seen (one-to-one uniqueness).
+        let mut one_at: Vec<Option<usize>> = vec![None; n_sigs];
+        let mut seen_many: Vec<bool> = vec![false; n_sigs];
+        let mut many_present: Vec<bool> = vec![false; n_sigs];
         for t in self.steps.iter() {
-            let mut one_at: HashMap<&Vec<(String, String)>, usize> = HashMap::new();
-            for (j, s) in one.iter().enumerate() {
-                if s.at(t).is_some() && one_at.insert(&one_sigs[j], j).is_some() {
+            one_at.iter_mut().for_each(|x| *x = None);
+            seen_many.iter_mut().for_each(|x| *x = false);
+            many_present.iter_mut().for_each(|x| *x = false);
+            let one_values: Vec<Option<f64>> = one
+                .iter()
+                .zip(&mut one_cursors)
+                .map(|(s, c)| value_at(s, c, t))
+                .collect();
+            for (j, v) in one_values.iter().enumerate() {
+                if v.is_none() {
+                    continue;
+                }
+                if let Some(prev) = one_at[one_ids[j]].replace(j) {
                     let side = if swapped { "left" } else { "right" };
                     return Err(QueryError::Execution(format!(
                         "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                         sig_string(&one_sigs[j]),
-                        one[one_at[&one_sigs[j]]].labels,
-                        s.labels
+                        one[prev].labels,
+                        one[j].labels
                     )));
                 }
             }
-            let mut seen_many: HashMap<&Vec<(String, String)>, usize> = HashMap::new();
-            let mut produced: HashMap<Labels, ()> = HashMap::new();
             for (i, s) in many.iter().enumerate() {
-                let Some(v) = s.at(t) else { continue };
-                let Some(&j) = one_at.get(&many_sigs[i]) else {
+                let Some(v) = value_at(s, &mut many_cursors[i], t) else {
+                    continue;
+                };
+                let sig = many_ids[i];
+                many_present[sig] = true;
+                let Some(j) = one_at[sig] else {
+                    // `fill_right` stands in for the missing "one"-side series.
+                    if let Some(fill) = self.fill.1 {
+                        let (l, r) = if swapped { (fill, v) } else { (v, fill) };
+                        if let Some(value) = self.result_value(l, r) {
+                            let id = *pair_labels.entry((i, None)).or_insert_with(|| {
+                                outs.id(self.result_labels(&s.labels, &Labels::default()))
+                            });
+                            outs.push(id, self.drops_name() || s.drop_name, t, value, false)?;
+                        }
+                    }
                     continue;
                 };
                 if matches!(self.card, Cardinality::OneToOne)
-                    && seen_many.insert(&many_sigs[i], i).is_some()
+                    && std::mem::replace(&mut seen_many[sig], true)
                 {
                     return Err(QueryError::Execution(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                     ));
                 }
-                let ov = one[j].at(t).unwrap_or(f64::NAN);
+                let ov = one_values[j].unwrap_or(f64::NAN);
                 let (l, r) = if swapped { (ov, v) } else { (v, ov) };
                 let Some(value) = self.result_value(l, r) else {
                     continue;
                 };
-                let labels = self.result_labels(&s.labels, &one[j].labels);
-                if produced.insert(labels.clone(), ()).is_some() {
-                    return Err(QueryError::Execution(
-                        "multiple matches for labels: grouping labels must ensure unique matches"
-                            .into(),
-                    ));
-                }
-                let drop = self.drops_name() || s.drop_name;
-                push_point(&mut out, &mut order, labels, drop, t, value);
+                let id = *pair_labels
+                    .entry((i, Some(j)))
+                    .or_insert_with(|| outs.id(self.result_labels(&s.labels, &one[j].labels)));
+                outs.push(id, self.drops_name() || s.drop_name, t, value, true)?;
             }
             // `fill_left` stands in for a missing "many"-side series (the left one, after the
-            // group_right swap), `fill_right` for a missing "one"-side series.
-            if let Some(fill) = self.fill.1 {
-                let one_present = present_at(&one, &one_sigs, t);
-                for (s, sig) in many.iter().zip(&many_sigs) {
-                    let Some(v) = s.at(t) else { continue };
-                    if one_present.contains(sig) {
-                        continue;
-                    }
-                    let (l, r) = if swapped { (fill, v) } else { (v, fill) };
-                    if let Some(value) = self.result_value(l, r) {
-                        let labels = self.result_labels(&s.labels, &Labels::default());
-                        let drop = self.drops_name() || s.drop_name;
-                        push_point(&mut out, &mut order, labels, drop, t, value);
-                    }
-                }
-            }
+            // group_right swap).
             if let Some(fill) = self.fill.0 {
-                let many_present = present_at(&many, &many_sigs, t);
-                for (s, sig) in one.iter().zip(&one_sigs) {
-                    let Some(v) = s.at(t) else { continue };
-                    if many_present.contains(sig) {
+                for (j, v) in one_values.iter().enumerate() {
+                    let Some(v) = *v else { continue };
+                    if many_present[one_ids[j]] {
                         continue;
                     }
                     let (l, r) = if swapped { (v, fill) } else { (fill, v) };
                     if let Some(value) = self.result_value(l, r) {
-                        let labels = Labels::from_pairs(sig.iter().cloned()).unwrap_or_default();
-                        push_point(&mut out, &mut order, labels, true, t, value);
+                        let id = *pair_labels.entry((usize::MAX, Some(j))).or_insert_with(|| {
+                            outs.id(
+                                Labels::from_pairs(one_sigs[j].iter().cloned()).unwrap_or_default()
+                            )
+                        });
+                        outs.push(id, true, t, value, false)?;
                     }
                 }
             }
         }
-        Ok(order.into_iter().filter_map(|l| out.remove(&l)).collect())
+        Ok(outs
+            .series
+            .into_iter()
+            .filter(|s| !s.timestamps.is_empty())
+            .collect())
     }
 
     /// The result for a pair of operands, or `None` when a comparison filters it out.
@@ -302,19 +331,15 @@ impl Binary {
         let mut left: Vec<Series> = lhs
             .iter()
             .map(|s| Series {
-                timestamps: vec![],
-                values: vec![],
-                start_timestamps: vec![],
-                ..s.clone()
+                drop_name: s.drop_name,
+                ..Series::new(s.labels.clone())
             })
             .collect();
         let mut right: Vec<Series> = rhs
             .iter()
             .map(|s| Series {
-                timestamps: vec![],
-                values: vec![],
-                start_timestamps: vec![],
-                ..s.clone()
+                drop_name: s.drop_name,
+                ..Series::new(s.labels.clone())
             })
             .collect();
         for t in self.steps.iter() {
@@ -361,21 +386,58 @@ fn present_at(
         .collect()
 }
 
-fn push_point(
-    out: &mut HashMap<Labels, Series>,
-    order: &mut Vec<Labels>,
-    labels: Labels,
-    drop_name: bool,
-    t: i64,
-    value: f64,
-) {
-    let entry = out.entry(labels.clone()).or_insert_with(|| {
-        order.push(labels.clone());
-        let mut r = Series::new(labels);
-        r.drop_name = drop_name;
-        r
-    });
-    entry.push(t, value);
+/// The value of a step-aligned series at `t`, walking a cursor forward (steps ascend).
+fn value_at(s: &Series, cursor: &mut usize, t: i64) -> Option<f64> {
+    while *cursor < s.timestamps.len() && s.timestamps[*cursor] < t {
+        *cursor += 1;
+    }
+    (*cursor < s.timestamps.len() && s.timestamps[*cursor] == t).then(|| s.values[*cursor])
+}
+
+/// Result series of a vector-vector operation, by label set, in order of appearance.
+#[derive(Default)]
+struct Outputs {
+    ids: HashMap<Labels, usize>,
+    series: Vec<Series>,
+}
+
+impl Outputs {
+    fn id(&mut self, labels: Labels) -> usize {
+        if let Some(&id) = self.ids.get(&labels) {
+            return id;
+        }
+        let id = self.series.len();
+        self.series.push(Series::new(labels.clone()));
+        self.ids.insert(labels, id);
+        id
+    }
+
+    /// Adds a point; a second one at the same step is Prometheus' "multiple matches" error
+    /// when `unique` (matched pairs; fills simply overwrite nothing).
+    fn push(
+        &mut self,
+        id: usize,
+        drop_name: bool,
+        t: i64,
+        v: f64,
+        unique: bool,
+    ) -> Result<(), QueryError> {
+        let s = &mut self.series[id];
+        if s.timestamps.last() == Some(&t) {
+            if unique {
+                return Err(QueryError::Execution(
+                    "multiple matches for labels: grouping labels must ensure unique matches"
+                        .into(),
+                ));
+            }
+            return Ok(());
+        }
+        if s.timestamps.is_empty() {
+            s.drop_name = drop_name;
+        }
+        s.push(t, v);
+        Ok(())
+    }
 }
 
 fn sig_string(sig: &[(String, String)]) -> String {

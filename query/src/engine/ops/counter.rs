@@ -94,9 +94,17 @@ pub(crate) fn extrapolated_rate(ts: &[i64], vs: &[f64], sts: &[i64], w: RateWind
     let (first_t, last_t) = (ts[0], ts[n - 1]);
     let mut result = vs[n - 1] - vs[0];
     if w.is_counter {
-        for i in 1..n {
-            if resets_at(ts, vs, sts, i) {
-                result += vs[i - 1];
+        if sts.is_empty() {
+            for pair in vs.windows(2) {
+                if pair[1] < pair[0] {
+                    result += pair[0];
+                }
+            }
+        } else {
+            for i in 1..n {
+                if resets_at(ts, vs, sts, i) {
+                    result += vs[i - 1];
+                }
             }
         }
     }

@@ -159,8 +159,19 @@ impl PromOp for RangeFunction {
             }
             let mut series = Series::new(s.labels.clone());
             series.drop_name = s.drop_name || !self.func.keeps_name();
+            // Under `@` every step reads the same window: evaluate it once.
+            let mut memo: Option<(i64, Option<f64>)> = None;
             for t in self.steps.iter() {
                 let end = self.shift.eval_time(t);
+                if let Some((at, v)) = memo
+                    && at == end
+                    && self.func != RangeFn::PredictLinear
+                {
+                    if let Some(v) = v {
+                        series.push(t, v);
+                    }
+                    continue;
+                }
                 if self.mode != RangeMode::Normal {
                     if let Some(v) = self.extended(&s.timestamps, &s.values, end - self.range, end)
                     {
@@ -171,6 +182,7 @@ impl PromOp for RangeFunction {
                 let lo = s.timestamps.partition_point(|&ts| ts <= end - self.range);
                 let hi = s.timestamps.partition_point(|&ts| ts <= end);
                 if lo >= hi {
+                    memo = Some((end, None));
                     continue;
                 }
                 let (ts, vs) = (&s.timestamps[lo..hi], &s.values[lo..hi]);
@@ -183,7 +195,9 @@ impl PromOp for RangeFunction {
                         s.labels.metric_name().unwrap_or_default()
                     ));
                 }
-                if let Some(v) = self.apply(ts, vs, sts, t, end) {
+                let v = self.apply(ts, vs, sts, t, end);
+                memo = Some((end, v));
+                if let Some(v) = v {
                     series.push(t, v);
                 }
             }
