@@ -25,6 +25,9 @@ const FOOTER_PREFETCH: usize = 64 * 1024;
 const COALESCE_GAP: u64 = 1 << 20;
 /// GETs of one read in flight at once.
 const FETCH_CONCURRENCY: usize = 8;
+/// Files up to this size are fetched whole by one GET and cached as one piece (footer, page
+/// index and data of a block's series file, typically): one round trip instead of two.
+const WHOLE_FILE_LIMIT: u64 = 1 << 20;
 
 /// Reads one Parquet object whose size is known (from the manifest: no HEAD request).
 #[derive(Debug, Clone)]
@@ -67,6 +70,36 @@ impl ObjectFileReader {
                 .map_err(external);
         };
         let key = self.path.as_ref();
+        if self.size <= WHOLE_FILE_LIMIT {
+            let whole = match cache.range(key, 0, self.size).await {
+                Some(b) => b,
+                None => {
+                    let b = self
+                        .store
+                        .get_range(&self.path, 0..self.size)
+                        .await
+                        .map_err(external)?;
+                    cache.put_range(key, 0, self.size, b.clone()).await;
+                    b
+                }
+            };
+            return ranges
+                .iter()
+                .map(|r| {
+                    let (lo, hi) = (r.start as usize, r.end as usize);
+                    whole
+                        .get(lo..hi)
+                        .map(|_| whole.slice(lo..hi))
+                        .ok_or_else(|| {
+                            ParquetError::General(format!(
+                                "{}: range {r:?} outside the file ({} bytes)",
+                                self.path,
+                                whole.len()
+                            ))
+                        })
+                })
+                .collect();
+        }
         let mut out: Vec<Option<Bytes>> = Vec::with_capacity(ranges.len());
         for r in &ranges {
             out.push(cache.range(key, r.start, r.end).await);
@@ -149,9 +182,13 @@ impl AsyncFileReader for ObjectFileReader {
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         async move {
-            // The footer's own bytes bypass the range cache: the parsed footer is cached.
-            let mut uncached =
-                ObjectFileReader::new(self.store.clone(), self.path.clone(), self.size);
+            // The footer's own bytes bypass the range cache (the parsed footer is cached),
+            // except for small files, which are fetched and cached whole.
+            let mut uncached = if self.size <= WHOLE_FILE_LIMIT {
+                self.clone()
+            } else {
+                ObjectFileReader::new(self.store.clone(), self.path.clone(), self.size)
+            };
             let size = self.size;
             let load = async move {
                 let metadata = ParquetMetaDataReader::new()

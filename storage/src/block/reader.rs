@@ -120,6 +120,23 @@ impl BlockReader {
             .map_err(err)
     }
 
+    /// Loads the samples file's footer into the store's cache (a no-op without a cache), so
+    /// that it can be fetched while the series file is read.
+    pub async fn prefetch_samples_footer(&self) -> Result<()> {
+        use parquet::arrow::async_reader::AsyncFileReader;
+        if self.store.cache().is_none() {
+            return Ok(());
+        }
+        let path = self.meta.id.samples_path();
+        let mut reader =
+            ObjectFileReader::for_store(&self.store, path.clone(), self.meta.samples_bytes);
+        reader
+            .get_metadata(None)
+            .await
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        Ok(())
+    }
+
     /// Metric metadata recorded in the series file (read from its footer, which the store's
     /// cache keeps).
     pub async fn metric_metadata(&self) -> Result<MetricMetadataMap> {
