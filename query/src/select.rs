@@ -64,8 +64,8 @@ async fn select_in_block(
     sel: &Selection,
 ) -> Result<Vec<Found>, QueryError> {
     let reader = BlockReader::new(store.clone(), meta);
-    // Both files' footers in parallel: a cold block costs two round trips, not four.
-    let (series, ()) = futures::try_join!(reader.series(), reader.prefetch_samples_footer())?;
+    // The series file carries the samples file's footer: a cold block costs two round trips.
+    let series = reader.series().await?;
     let refs: Vec<u32> = candidates(&series, &sel.matchers)
         .iter()
         .filter(|s| s.min_time <= sel.end && s.max_time >= sel.start)

@@ -504,4 +504,51 @@ mod tests {
         // Small files are cached whole, so nothing is fetched again.
         assert_eq!(store.request_counts().get(Operation::Get), 0);
     }
+
+    #[tokio::test]
+    async fn a_cold_series_of_a_large_block_costs_two_gets() {
+        // Random values do not compress: a samples file well above the whole-file limit.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let series = (0..40)
+            .map(|i| SeriesSamples {
+                labels: Labels::from_pairs([("__name__", "big"), ("i", &i.to_string())]).unwrap(),
+                timestamps: (0..6000).map(|t| t * 1000).collect(),
+                values: (0..6000)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x >> 11) as f64 / 3.0
+                    })
+                    .collect(),
+                start_timestamps: Vec::new(),
+            })
+            .collect();
+        let backend = Store::open("memory://").unwrap();
+        let block = encode_block(series).unwrap();
+        assert!(
+            block.meta.samples_bytes > 1 << 20,
+            "{}",
+            block.meta.samples_bytes
+        );
+        upload_block(&backend, &block).await.unwrap();
+        let cache = Arc::new(BlockCache::new(&CacheConfig::default()).unwrap());
+        let store = Store::from_object_store(backend.object_store().clone(), "cached")
+            .with_cache(cache.clone());
+        let reader = BlockReader::new(store.clone(), block.meta.clone());
+        let entries = reader.series().await.unwrap();
+        assert_eq!(
+            store.request_counts().get(Operation::Get),
+            1,
+            "the series file, whole"
+        );
+        let got = reader.samples(&entries, &[17]).await.unwrap();
+        assert_eq!(got[0].timestamps.len(), 6000);
+        assert_eq!(
+            store.request_counts().get(Operation::Get),
+            2,
+            "the samples footer came with the series file: one GET for the pages"
+        );
+        assert!(cache.stats().hits(CacheKind::Footer) >= 1);
+    }
 }

@@ -102,39 +102,68 @@ impl BlockReader {
         size: u64,
         kind: &str,
         selection: Option<RowSelection>,
-    ) -> Result<Vec<RecordBatch>> {
+    ) -> Result<(
+        Vec<RecordBatch>,
+        Arc<parquet::file::metadata::ParquetMetaData>,
+    )> {
         let err = |e| StorageError::parquet(path, e);
         let reader = ObjectFileReader::for_store(&self.store, path.clone(), size);
         let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
             .map_err(err)?;
         check_metadata(path, builder.metadata().file_metadata(), kind)?;
+        let metadata = builder.metadata().clone();
         if let Some(selection) = selection {
             builder = builder.with_row_selection(selection);
         }
-        builder
+        let batches = builder
             .build()
             .map_err(err)?
             .try_collect()
             .await
-            .map_err(err)
+            .map_err(err)?;
+        Ok((batches, metadata))
     }
 
-    /// Loads the samples file's footer into the store's cache (a no-op without a cache), so
-    /// that it can be fetched while the series file is read.
-    pub async fn prefetch_samples_footer(&self) -> Result<()> {
-        use parquet::arrow::async_reader::AsyncFileReader;
-        if self.store.cache().is_none() {
-            return Ok(());
+    /// Puts the samples file's footer, embedded in the series file's key-value metadata by
+    /// writers since format version 2, into the store's cache: reading the samples then
+    /// needs no request for it.
+    async fn prime_samples_footer(&self, kv: &[parquet::file::metadata::KeyValue]) {
+        use base64::Engine as _;
+        use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+        let Some(cache) = self.store.cache() else {
+            return;
+        };
+        let get = |key: &str| {
+            kv.iter()
+                .find(|e| e.key == key)
+                .and_then(|e| e.value.as_deref())
+        };
+        let (Some(offset), Some(tail)) = (get(META_SAMPLES_TAIL_OFFSET), get(META_SAMPLES_TAIL))
+        else {
+            return;
+        };
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(tail) else {
+            return;
+        };
+        let size = self.meta.samples_bytes;
+        if offset.parse::<u64>().ok().map(|o| o + bytes.len() as u64) != Some(size) {
+            return; // Not this file's tail: read the footer from the file itself.
         }
-        let path = self.meta.id.samples_path();
         let mut reader =
-            ObjectFileReader::for_store(&self.store, path.clone(), self.meta.samples_bytes);
-        reader
-            .get_metadata(None)
-            .await
-            .map_err(|e| StorageError::parquet(&path, e))?;
-        Ok(())
+            ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
+        if reader
+            .try_parse_sized(&bytes::Bytes::from(bytes), size)
+            .is_err()
+        {
+            return;
+        }
+        if let Ok(md) = reader.finish() {
+            let path = self.meta.id.samples_path();
+            let _ = cache
+                .footer::<_, StorageError>(path.as_ref(), async { Ok(Arc::new(md)) })
+                .await;
+        }
     }
 
     /// Metric metadata recorded in the series file (read from its footer, which the store's
@@ -172,9 +201,12 @@ impl BlockReader {
 
     async fn read_series(&self) -> Result<Vec<SeriesEntry>> {
         let path = self.meta.id.series_path();
-        let batches = self
+        let (batches, metadata) = self
             .read(&path, self.meta.series_bytes, KIND_SERIES, None)
             .await?;
+        if let Some(kv) = metadata.file_metadata().key_value_metadata() {
+            self.prime_samples_footer(kv).await;
+        }
         let mut out = Vec::with_capacity(self.meta.series as usize);
         for batch in &batches {
             let refs = column(batch, COL_SERIES_REF, &path)?.as_primitive::<UInt32Type>();
@@ -312,7 +344,7 @@ impl BlockReader {
             pos = end;
         }
         let selection = Some(RowSelection::from(selectors));
-        let batches = self
+        let (batches, _) = self
             .read(&path, self.meta.samples_bytes, KIND_SAMPLES, selection)
             .await?;
         // Rows come sorted by series_ref: one output per run of equal refs.

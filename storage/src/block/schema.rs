@@ -27,6 +27,15 @@ pub const META_MAX_TIME: &str = "strata.max_time";
 /// Series-file key-value metadata (optional): metric metadata as a JSON object
 /// `{"<metric family>": {"type": …, "help": …, "unit": …}}`.
 pub const META_METRIC_METADATA: &str = "strata.metric_metadata";
+/// Series-file key-value metadata (optional): the tail of the block's samples file — its
+/// page index and footer, from [`META_SAMPLES_TAIL_OFFSET`] to the end — base64-encoded, so
+/// that a reader holding the series file needs no request for the samples file's footer.
+pub const META_SAMPLES_TAIL: &str = "strata.samples_tail";
+/// Series-file key-value metadata: the byte offset in `samples.parquet` where
+/// [`META_SAMPLES_TAIL`] starts.
+pub const META_SAMPLES_TAIL_OFFSET: &str = "strata.samples_tail_offset";
+/// Largest samples tail embedded in a series file.
+pub const SAMPLES_TAIL_LIMIT: usize = 256 << 10;
 /// `strata.kind` of the series file.
 pub const KIND_SERIES: &str = "series";
 /// `strata.kind` of the samples file.
@@ -151,17 +160,15 @@ fn base_properties() -> parquet::file::properties::WriterPropertiesBuilder {
 }
 
 /// Writer settings of `series.parquet`: dictionary-encoded strings, bloom filter on the name;
-/// `metric_metadata` is the JSON of [`META_METRIC_METADATA`], if any.
+/// `extra` holds further key-value metadata ([`META_METRIC_METADATA`], [`META_SAMPLES_TAIL`]).
 pub fn series_properties(
     block_id: &str,
     min_time: i64,
     max_time: i64,
-    metric_metadata: Option<String>,
+    extra: Vec<(String, String)>,
 ) -> WriterProperties {
     let mut kv = metadata(KIND_SERIES, block_id, min_time, max_time);
-    if let Some(json) = metric_metadata {
-        kv.push(KeyValue::new(META_METRIC_METADATA.into(), json));
-    }
+    kv.extend(extra.into_iter().map(|(k, v)| KeyValue::new(k, v)));
     base_properties()
         .set_column_bloom_filter_enabled(ColumnPath::from(COL_NAME), true)
         .set_column_encoding(

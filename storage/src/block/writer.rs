@@ -141,24 +141,25 @@ pub fn encode_block_with_metadata(
         .map(|s| values::choose_scale(&s.values))
         .collect();
 
-    let metadata_json = if metric_metadata.is_empty() {
-        None
-    } else {
-        Some(
-            serde_json::to_string(metric_metadata).map_err(|e| StorageError::Json {
-                path: SERIES_FILE.into(),
-                source: e,
-            })?,
-        )
-    };
-    let series_file = write_series(
-        &series,
-        &scales,
-        &id_str,
-        (min_time, max_time),
-        metadata_json,
-    )?;
+    // The samples file first: the series file embeds its tail.
     let samples_file = write_samples(&series, &scales, &id_str, min_time, max_time)?;
+    let mut extra: Vec<(String, String)> = Vec::new();
+    if !metric_metadata.is_empty() {
+        let json = serde_json::to_string(metric_metadata).map_err(|e| StorageError::Json {
+            path: SERIES_FILE.into(),
+            source: e,
+        })?;
+        extra.push((META_METRIC_METADATA.into(), json));
+    }
+    if let Some((offset, tail)) = samples_tail(&samples_file)? {
+        use base64::Engine as _;
+        extra.push((META_SAMPLES_TAIL_OFFSET.into(), offset.to_string()));
+        extra.push((
+            META_SAMPLES_TAIL.into(),
+            base64::engine::general_purpose::STANDARD.encode(tail),
+        ));
+    }
+    let series_file = write_series(&series, &scales, &id_str, (min_time, max_time), extra)?;
     let meta = BlockMeta {
         id,
         min_time,
@@ -200,7 +201,7 @@ fn write_series(
     scales: &[Option<u8>],
     id: &str,
     (min_time, max_time): (i64, i64),
-    metric_metadata: Option<String>,
+    extra: Vec<(String, String)>,
 ) -> Result<Bytes> {
     let n = series.len();
     let mut refs = UInt32Builder::with_capacity(n);
@@ -261,7 +262,7 @@ fn write_series(
         .map_err(|e| StorageError::arrow("series batch", e))?;
     let mut writer = new_writer(
         schema,
-        series_properties(id, min_time, max_time, metric_metadata),
+        series_properties(id, min_time, max_time, extra),
         SERIES_FILE,
     )?;
     writer
@@ -354,6 +355,36 @@ fn write_samples(
         writer.write(&cols.finish()?).map_err(err)?;
     }
     finish_writer(writer, SAMPLES_FILE)
+}
+
+/// The tail of a Parquet file that holds its page index and footer: `(offset, bytes)`, or
+/// `None` when it is larger than [`SAMPLES_TAIL_LIMIT`].
+fn samples_tail(file: &Bytes) -> Result<Option<(u64, Bytes)>> {
+    use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+    let err = |e| StorageError::parquet(SAMPLES_FILE, e);
+    let len = file.len();
+    let footer_len = file
+        .get(len.saturating_sub(8)..len.saturating_sub(4))
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| StorageError::corrupt(SAMPLES_FILE, "no Parquet footer"))?;
+    let mut start = len.saturating_sub(8 + footer_len as usize) as u64;
+    let md = ParquetMetaDataReader::new()
+        .with_page_index_policy(PageIndexPolicy::Optional)
+        .parse_and_finish(file)
+        .map_err(err)?;
+    for rg in md.row_groups() {
+        for c in rg.columns() {
+            for offset in [c.column_index_offset(), c.offset_index_offset()]
+                .into_iter()
+                .flatten()
+            {
+                start = start.min(u64::try_from(offset).unwrap_or(0));
+            }
+        }
+    }
+    let tail = file.slice(start as usize..);
+    Ok((tail.len() <= SAMPLES_TAIL_LIMIT).then_some((start, tail)))
 }
 
 /// Uploads both files of a block (not yet visible: only a manifest commit makes it so).
