@@ -19,7 +19,7 @@ mod select;
 
 pub use engine::{
     Annotations, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue, RangeSeries, parse,
-    parse_series_selector,
+    parse_series_selector, warm_up,
 };
 pub use engine::{format_float, write_float};
 pub use error::QueryError;

@@ -113,6 +113,11 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         .snapshot()
         .await
         .map_err(|e| format!("cannot read the manifest of {store}: {}", e.message))?;
+    // Pay the first evaluation's one-off costs before the first user query does.
+    match strata_query::warm_up(&EngineOptions::default()).await {
+        Ok(took) => tracing::debug!(?took, "engine warmed up"),
+        Err(e) => tracing::warn!(error = %e, "engine warm-up failed"),
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

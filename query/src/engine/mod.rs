@@ -6,6 +6,7 @@ mod node;
 mod ops;
 mod planner;
 mod value;
+mod warm_up;
 
 pub use ops::{format_float, write_float};
 
@@ -25,6 +26,7 @@ use context::{EvalContext, Steps};
 use node::{PromQueryPlanner, unwrap_error};
 use planner::{Kind, Planner};
 use value::Series;
+pub use warm_up::warm_up;
 
 use crate::error::QueryError;
 
