@@ -8,11 +8,16 @@
 //! on the blocking pool and uploaded; all blocks are then made visible by a single manifest
 //! commit, so an import is all or nothing.
 //!
+//! Remote write: [`remote_write::decode_write_request`] turns a snappy-compressed protobuf
+//! `WriteRequest` into per-series samples and metadata, refusing a bad payload as a whole
+//! before anything is accepted (the receiver that buffers and commits them is next).
+//!
 //! [`Labels`]: strata_storage::Labels
 
 pub mod error;
 pub mod exposition;
 pub mod import;
+pub mod remote_write;
 
 pub use error::IngestError;
 pub use import::{ImportOptions, ImportProgress, ImportSummary, import_file};
