@@ -148,7 +148,14 @@ impl ObjectFileReader {
                             bytes.len()
                         ))
                     })?;
-                cache.put_range(key, r.start, r.end, piece.clone()).await;
+                // A slice would keep the whole span (gaps included) alive behind an entry
+                // weighed by the piece alone: cache a copy when they differ.
+                let cached = if piece.len() == bytes.len() {
+                    piece.clone()
+                } else {
+                    Bytes::copy_from_slice(&piece)
+                };
+                cache.put_range(key, r.start, r.end, cached).await;
                 out[i] = Some(piece);
             }
         }
