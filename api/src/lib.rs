@@ -7,7 +7,8 @@
 //! or reads only the blocks' series files (`/series`, `/labels`, `/label/…/values`,
 //! `/metadata`). Block reads go through the store's cache (footers, series tables, byte
 //! ranges). Answers are Prometheus' JSON ([`json`]), errors its `errorType`s ([`ApiError`]),
-//! and every request is counted in Strata's own `/metrics`.
+//! and every request is counted in Strata's own `/metrics`. `POST /api/v1/write` (in
+//! `strata serve`) decodes remote-write requests into the process's write buffer.
 
 pub mod error;
 mod handlers;
@@ -20,15 +21,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorType};
 pub use state::{ApiConfig, ApiState};
 
-use handlers::{labels, query, status};
+use handlers::{labels, query, status, write};
 
 /// The API's routes over `state`.
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -52,6 +54,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/rules", get(status::rules))
         .route("/alerts", get(status::alerts))
+        .route(
+            "/write",
+            post(write::remote_write).layer(DefaultBodyLimit::max(write::MAX_WRITE_BYTES)),
+        )
         .fallback(status::not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -41,14 +41,20 @@ pub struct ApiState {
     pub(crate) config: ApiConfig,
     pub(crate) metrics: Metrics,
     pub(crate) started: Instant,
+    /// The remote-write receiver's buffer (`strata serve`); none in a query-only process.
+    pub(crate) writer: Option<Arc<strata_ingest::WriteBuffer>>,
     manifest: Manifest,
     current: Cached,
     refresh: tokio::sync::Mutex<()>,
 }
 
 impl ApiState {
-    /// State of a server reading `store`.
-    pub fn new(store: Store, config: ApiConfig) -> Arc<Self> {
+    /// State of a server reading `store`; with `writer`, it also receives remote writes.
+    pub fn new(
+        store: Store,
+        config: ApiConfig,
+        writer: Option<Arc<strata_ingest::WriteBuffer>>,
+    ) -> Arc<Self> {
         let current: Cached = Arc::new(RwLock::new(None));
         let info = current.clone();
         let snapshot_info = Arc::new(move || match info.read().ok().as_deref() {
@@ -62,6 +68,7 @@ impl ApiState {
             config,
             metrics,
             started: Instant::now(),
+            writer,
             manifest,
             current,
             refresh: tokio::sync::Mutex::new(()),

@@ -79,11 +79,12 @@ impl ImportSummary {
     }
 }
 
-#[derive(Default)]
-struct SeriesBuf {
-    labels: Labels,
-    timestamps: Vec<i64>,
-    values: Vec<f64>,
+/// One series' samples as they arrive (any order).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SeriesBuf {
+    pub(crate) labels: Labels,
+    pub(crate) timestamps: Vec<i64>,
+    pub(crate) values: Vec<f64>,
 }
 
 /// Parses a document into per-series buffers and the metric metadata it declares (HELP,
@@ -157,7 +158,10 @@ fn parse_document(
 }
 
 /// Sorts each series by time and cuts all of them into aligned windows.
-fn cut_windows(series: Vec<SeriesBuf>, width_ms: i64) -> BTreeMap<i64, Vec<SeriesSamples>> {
+pub(crate) fn cut_windows(
+    series: Vec<SeriesBuf>,
+    width_ms: i64,
+) -> BTreeMap<i64, Vec<SeriesSamples>> {
     let mut windows: BTreeMap<i64, Vec<SeriesSamples>> = BTreeMap::new();
     for mut s in series {
         if !s.timestamps.is_sorted() {

@@ -10,14 +10,17 @@
 //!
 //! Remote write: [`remote_write::decode_write_request`] turns a snappy-compressed protobuf
 //! `WriteRequest` into per-series samples and metadata, refusing a bad payload as a whole
-//! before anything is accepted (the receiver that buffers and commits them is next).
+//! before anything is accepted; a [`WriteBuffer`] holds accepted samples and commits them as
+//! blocks every flush interval (see `buffer` for the loss window and backpressure).
 //!
 //! [`Labels`]: strata_storage::Labels
 
+pub mod buffer;
 pub mod error;
 pub mod exposition;
 pub mod import;
 pub mod remote_write;
 
+pub use buffer::{BufferFull, BufferOptions, FlushSummary, WriteBuffer};
 pub use error::IngestError;
 pub use import::{ImportOptions, ImportProgress, ImportSummary, import_file};

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strata_api::{ApiConfig, ApiState};
+use strata_ingest::{BufferOptions, WriteBuffer};
 use strata_query::EngineOptions;
-use strata_storage::{BlockCache, CacheConfig, Store};
+use strata_storage::{BlockCache, CacheConfig, Manifest, Store};
 
 use super::{CliResult, parse_duration};
 
@@ -42,6 +43,10 @@ pub(crate) struct Args {
     /// Most samples a query may load or produce.
     #[arg(long, default_value_t = 50_000_000)]
     query_max_samples: usize,
+    /// `serve` only: how often samples received by remote write are committed as blocks
+    /// (the most a crash can lose). `query-server` receives nothing.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    flush_interval: Duration,
 }
 
 /// Parses sizes like `512MiB`, `2GiB`, `100MB`, `4096`.
@@ -96,7 +101,24 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         disk_bytes: args.cache_disk_size,
     })
     .map_err(|e| format!("cannot open the cache directory: {e}"))?;
-    let store = Store::open(store_url)?.with_cache(Arc::new(cache));
+    // The all-in-one process writes (remote write): its store must pass the conditional-write
+    // check; the query tier only reads.
+    let receives = role == "serve";
+    let store = if receives {
+        Store::open_checked(store_url).await?
+    } else {
+        Store::open(store_url)?
+    }
+    .with_cache(Arc::new(cache));
+    let writer = receives.then(|| {
+        WriteBuffer::new(
+            Manifest::new(store.clone(), super::writer_name("receiver")),
+            BufferOptions {
+                flush_interval: args.flush_interval,
+                ..Default::default()
+            },
+        )
+    });
     let config = ApiConfig {
         engine: EngineOptions {
             lookback: args.lookback_delta,
@@ -107,7 +129,7 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         manifest_refresh: args.manifest_refresh,
         ..Default::default()
     };
-    let state = ApiState::new(store.clone(), config);
+    let state = ApiState::new(store.clone(), config, writer.clone());
     // Fail fast on an unreadable store rather than on the first request.
     state
         .snapshot()
@@ -123,7 +145,35 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     eprintln!("strata {role}: serving the Prometheus API of {store} on http://{addr}");
-    strata_api::serve(listener, state, shutdown_signal()).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let flusher = writer.map(|w| {
+        let state = state.clone();
+        tokio::spawn(w.run(stopped(stop_rx.clone()), move |result| match result {
+            Ok(s) if s.samples > 0 => {
+                state.invalidate_snapshot();
+                tracing::info!(
+                    samples = s.samples,
+                    blocks = s.blocks,
+                    seq = s.seq,
+                    "committed"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "flush failed; samples kept for the next one"),
+        }))
+    });
+    strata_api::serve(listener, state, stopped(stop_rx)).await?;
+    if let Some(flusher) = flusher {
+        // The last flush commits what was accepted before the signal.
+        flusher.await?;
+    }
     Ok(())
 }
 

@@ -26,10 +26,15 @@ impl Drop for Server {
 }
 
 fn start_server(store: &str) -> Server {
+    start_server_with(store, &[])
+}
+
+fn start_server_with(store: &str, extra: &[&str]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
     cmd.arg("--store")
         .arg(store)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (k, v) in s3::env() {
@@ -408,4 +413,69 @@ async fn imports_are_visible_at_once_and_warm_queries_need_no_get() {
         after_cold - before
     );
     assert_eq!(after_warm, after_cold, "a warm query sends no GET");
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_remote_writes_into_strata_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = s3::fresh_url();
+    let strata = start_server_with(&store, &["--flush-interval", "1s"]);
+
+    // A bad payload is refused with 400 and nothing is kept.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/write", strata.url))
+        .body("definitely not snappy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
+    // The real Prometheus scrapes itself and remote-writes everything to Strata.
+    let port = free_port();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\nremote_write:\n  - url: {}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
+        strata.url
+    );
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus not found: install Debian's `prometheus` package (.ci/run does)");
+    let _prometheus = Server {
+        child: prometheus,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+
+    let query = format!(
+        "{}/api/v1/query?query=count(up%7Bjob%3D%22self%22%7D)%20and%20on()%20count(prometheus_build_info)",
+        strata.url
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let (_, body) = get(&query).await;
+        if body["data"]["result"][0]["value"][1] == "1" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "remote-written samples never became queryable: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }

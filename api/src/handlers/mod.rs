@@ -3,3 +3,4 @@
 pub(crate) mod labels;
 pub(crate) mod query;
 pub(crate) mod status;
+pub(crate) mod write;
