@@ -161,14 +161,15 @@ pub async fn select_series(
     let mut merged: BTreeMap<Labels, Vec<Found>> = BTreeMap::new();
     let mut loaded = 0usize;
     // Blocks in commit order: for a timestamp in several blocks, the last part wins.
-    for found in per_block.into_iter().flatten() {
+    for mut found in per_block.into_iter().flatten() {
         loaded += found.timestamps.len();
         if loaded > sel.max_samples {
             return Err(QueryError::TooManySamples {
                 limit: sel.max_samples,
             });
         }
-        let labels = found.labels.clone();
+        // The map keeps the labels; the parts need only their samples.
+        let labels = std::mem::take(&mut found.labels);
         merged.entry(labels).or_default().push(found);
     }
     Ok(merged

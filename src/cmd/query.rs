@@ -33,14 +33,8 @@ pub(crate) struct Args {
 
 /// Parses RFC 3339 or (fractional) Unix seconds into ms.
 fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(secs) = s.parse::<f64>()
-        && secs.is_finite()
-    {
-        return Ok((secs * 1000.0).round() as i64);
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| format!("invalid time {s:?}: {e} (use RFC 3339 or Unix seconds)"))
+    strata_api::params::parse_time(s)
+        .map_err(|e| format!("invalid time: {e} (use RFC 3339 or Unix seconds)"))
 }
 
 pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {

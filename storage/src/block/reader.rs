@@ -48,16 +48,16 @@ pub struct BlockReader {
     meta: BlockMeta,
 }
 
+/// The value of `key` in a file's key-value metadata.
+fn kv_value<'a>(md: &'a FileMetaData, key: &str) -> Option<&'a str> {
+    md.key_value_metadata()?
+        .iter()
+        .find(|e| e.key == key)
+        .and_then(|e| e.value.as_deref())
+}
+
 fn check_metadata(path: &Path, md: &FileMetaData, kind: &str) -> Result<()> {
-    let kv = md
-        .key_value_metadata()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let get = |key: &str| {
-        kv.iter()
-            .find(|e| e.key == key)
-            .and_then(|e| e.value.as_deref())
-    };
+    let get = |key: &str| kv_value(md, key);
     let version: u32 = get(META_FORMAT_VERSION)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| StorageError::corrupt(path, format!("no {META_FORMAT_VERSION} metadata")))?;
@@ -128,17 +128,13 @@ impl BlockReader {
     /// Puts the samples file's footer, embedded in the series file's key-value metadata by
     /// writers since format version 2, into the store's cache: reading the samples then
     /// needs no request for it.
-    async fn prime_samples_footer(&self, kv: &[parquet::file::metadata::KeyValue]) {
+    async fn prime_samples_footer(&self, series_file: &FileMetaData) {
         use base64::Engine as _;
         use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
         let Some(cache) = self.store.cache() else {
             return;
         };
-        let get = |key: &str| {
-            kv.iter()
-                .find(|e| e.key == key)
-                .and_then(|e| e.value.as_deref())
-        };
+        let get = |key: &str| kv_value(series_file, key);
         let (Some(offset), Some(tail)) = (get(META_SAMPLES_TAIL_OFFSET), get(META_SAMPLES_TAIL))
         else {
             return;
@@ -177,14 +173,9 @@ impl BlockReader {
             .get_metadata(None)
             .await
             .map_err(|e| StorageError::parquet(&path, e))?;
-        let json = md
-            .file_metadata()
-            .key_value_metadata()
-            .and_then(|kv| kv.iter().find(|e| e.key == META_METRIC_METADATA))
-            .and_then(|e| e.value.clone());
-        match json {
+        match kv_value(md.file_metadata(), META_METRIC_METADATA) {
             None => Ok(MetricMetadataMap::new()),
-            Some(j) => serde_json::from_str(&j).map_err(|e| StorageError::Json {
+            Some(j) => serde_json::from_str(j).map_err(|e| StorageError::Json {
                 path: path.to_string(),
                 source: e,
             }),
@@ -204,9 +195,7 @@ impl BlockReader {
         let (batches, metadata) = self
             .read(&path, self.meta.series_bytes, KIND_SERIES, None)
             .await?;
-        if let Some(kv) = metadata.file_metadata().key_value_metadata() {
-            self.prime_samples_footer(kv).await;
-        }
+        self.prime_samples_footer(metadata.file_metadata()).await;
         let mut out = Vec::with_capacity(self.meta.series as usize);
         for batch in &batches {
             let refs = column(batch, COL_SERIES_REF, &path)?.as_primitive::<UInt32Type>();

@@ -10,6 +10,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 
 use super::BlockMeta;
@@ -142,7 +143,8 @@ pub fn encode_block_with_metadata(
         .collect();
 
     // The samples file first: the series file embeds its tail.
-    let samples_file = write_samples(&series, &scales, &id_str, min_time, max_time)?;
+    let (samples_file, samples_metadata) =
+        write_samples(&series, &scales, &id_str, min_time, max_time)?;
     let mut extra: Vec<(String, String)> = Vec::new();
     if !metric_metadata.is_empty() {
         let json = serde_json::to_string(metric_metadata).map_err(|e| StorageError::Json {
@@ -151,7 +153,7 @@ pub fn encode_block_with_metadata(
         })?;
         extra.push((META_METRIC_METADATA.into(), json));
     }
-    if let Some((offset, tail)) = samples_tail(&samples_file)? {
+    if let Some((offset, tail)) = samples_tail(&samples_file, &samples_metadata)? {
         use base64::Engine as _;
         extra.push((META_SAMPLES_TAIL_OFFSET.into(), offset.to_string()));
         extra.push((
@@ -180,13 +182,13 @@ pub fn encode_block_with_metadata(
     })
 }
 
-fn new_writer(
+fn new_writer<W: std::io::Write + Send>(
+    out: W,
     schema: arrow_schema::SchemaRef,
     props: WriterProperties,
     name: &'static str,
-) -> Result<ArrowWriter<Vec<u8>>> {
-    ArrowWriter::try_new(Vec::new(), schema, Some(props))
-        .map_err(|e| StorageError::parquet(name, e))
+) -> Result<ArrowWriter<W>> {
+    ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| StorageError::parquet(name, e))
 }
 
 fn finish_writer(writer: ArrowWriter<Vec<u8>>, name: &'static str) -> Result<Bytes> {
@@ -261,6 +263,7 @@ fn write_series(
     let batch = RecordBatch::try_new(schema.clone(), columns)
         .map_err(|e| StorageError::arrow("series batch", e))?;
     let mut writer = new_writer(
+        Vec::new(),
         schema,
         series_properties(id, min_time, max_time, extra),
         SERIES_FILE,
@@ -312,10 +315,11 @@ fn write_samples(
     id: &str,
     min_time: i64,
     max_time: i64,
-) -> Result<Bytes> {
+) -> Result<(Bytes, ParquetMetaData)> {
     let err = |e| StorageError::parquet(SAMPLES_FILE, e);
     let props = samples_properties(id, min_time, max_time);
-    let mut writer = new_writer(samples_schema(), props, SAMPLES_FILE)?;
+    let mut buf = Vec::new();
+    let mut writer = new_writer(&mut buf, samples_schema(), props, SAMPLES_FILE)?;
     let mut cols = SampleColumns::new();
     let mut rows_in_group = 0usize;
     for (i, (s, scale)) in series.iter().zip(scales).enumerate() {
@@ -354,14 +358,14 @@ fn write_samples(
     if cols.rows > 0 {
         writer.write(&cols.finish()?).map_err(err)?;
     }
-    finish_writer(writer, SAMPLES_FILE)
+    // The written footer's metadata tells where the page index starts (see `samples_tail`).
+    let metadata = writer.close().map_err(err)?;
+    Ok((Bytes::from(buf), metadata))
 }
 
 /// The tail of a Parquet file that holds its page index and footer: `(offset, bytes)`, or
 /// `None` when it is larger than [`SAMPLES_TAIL_LIMIT`].
-fn samples_tail(file: &Bytes) -> Result<Option<(u64, Bytes)>> {
-    use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
-    let err = |e| StorageError::parquet(SAMPLES_FILE, e);
+fn samples_tail(file: &Bytes, md: &ParquetMetaData) -> Result<Option<(u64, Bytes)>> {
     let len = file.len();
     let footer_len = file
         .get(len.saturating_sub(8)..len.saturating_sub(4))
@@ -369,10 +373,6 @@ fn samples_tail(file: &Bytes) -> Result<Option<(u64, Bytes)>> {
         .map(u32::from_le_bytes)
         .ok_or_else(|| StorageError::corrupt(SAMPLES_FILE, "no Parquet footer"))?;
     let mut start = len.saturating_sub(8 + footer_len as usize) as u64;
-    let md = ParquetMetaDataReader::new()
-        .with_page_index_policy(PageIndexPolicy::Optional)
-        .parse_and_finish(file)
-        .map_err(err)?;
     for rg in md.row_groups() {
         for c in rg.columns() {
             for offset in [c.column_index_offset(), c.offset_index_offset()]

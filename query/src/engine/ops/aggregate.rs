@@ -212,12 +212,8 @@ impl PromOp for Aggregate {
                 m.clear();
             }
             for (i, s) in series.iter().enumerate() {
-                let c = &mut cursors[i];
-                while *c < s.timestamps.len() && s.timestamps[*c] < t {
-                    *c += 1;
-                }
-                if *c < s.timestamps.len() && s.timestamps[*c] == t {
-                    members_of[group_of[i]].push((i, s.values[*c]));
+                if let Some(v) = s.at_cursor(&mut cursors[i], t) {
+                    members_of[group_of[i]].push((i, v));
                 }
             }
             for &g in &group_order {

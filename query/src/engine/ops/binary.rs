@@ -236,7 +236,7 @@ impl Binary {
             let one_values: Vec<Option<f64>> = one
                 .iter()
                 .zip(&mut one_cursors)
-                .map(|(s, c)| value_at(s, c, t))
+                .map(|(s, c)| s.at_cursor(c, t))
                 .collect();
             for (j, v) in one_values.iter().enumerate() {
                 if v.is_none() {
@@ -253,7 +253,7 @@ impl Binary {
                 }
             }
             for (i, s) in many.iter().enumerate() {
-                let Some(v) = value_at(s, &mut many_cursors[i], t) else {
+                let Some(v) = s.at_cursor(&mut many_cursors[i], t) else {
                     continue;
                 };
                 let sig = many_ids[i];
@@ -384,14 +384,6 @@ fn present_at(
         .filter(|(s, _)| s.at(t).is_some())
         .map(|(_, sig)| sig.clone())
         .collect()
-}
-
-/// The value of a step-aligned series at `t`, walking a cursor forward (steps ascend).
-fn value_at(s: &Series, cursor: &mut usize, t: i64) -> Option<f64> {
-    while *cursor < s.timestamps.len() && s.timestamps[*cursor] < t {
-        *cursor += 1;
-    }
-    (*cursor < s.timestamps.len() && s.timestamps[*cursor] == t).then(|| s.values[*cursor])
 }
 
 /// Result series of a vector-vector operation, by label set, in order of appearance.
