@@ -7,20 +7,21 @@
 //! receiver answers 503 and remote-write clients retry — so memory stays bounded. A failed
 //! flush puts its samples back, to be retried by the next one.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use rustc_hash::FxHashMap;
 use strata_storage::{
-    BlockMeta, Labels, Manifest, MetricMetadataMap, SeriesSamples, Transaction,
+    BlockMeta, Manifest, MetricMetadataMap, SeriesSamples, Transaction,
     encode_block_with_metadata, upload_block,
 };
 
 use crate::error::IngestError;
 use crate::import::{DEFAULT_BLOCK_DURATION, SeriesBuf, cut_windows};
 use crate::remote_write::DecodedWrite;
+use crate::series_key::SeriesKey;
 
 /// Settings of a [`WriteBuffer`].
 #[derive(Debug, Clone)]
@@ -56,11 +57,97 @@ pub struct BufferFull {
     pub limit: usize,
 }
 
+/// Samples waiting for a flush, in arrival order; series interned per flush.
 #[derive(Default)]
 struct Pending {
-    series: FxHashMap<Labels, SeriesBuf>,
-    samples: usize,
-    metadata: MetricMetadataMap,
+    index: FxHashMap<SeriesKey, u32>,
+    keys: Vec<SeriesKey>,
+    refs: Vec<u32>,
+    timestamps: Vec<i64>,
+    values: Vec<f64>,
+}
+
+impl Pending {
+    fn samples(&self) -> usize {
+        self.refs.len()
+    }
+
+    fn push(&mut self, key: &SeriesKey, t: i64, v: f64) {
+        let id = match self.index.get(key) {
+            Some(&id) => id,
+            None => {
+                let id = self.keys.len() as u32;
+                self.keys.push(key.clone());
+                self.index.insert(key.clone(), id);
+                id
+            }
+        };
+        self.refs.push(id);
+        self.timestamps.push(t);
+        self.values.push(v);
+    }
+
+    fn push_series(&mut self, series: &SeriesSamples) {
+        let key = SeriesKey::from_labels(&series.labels);
+        for (t, v) in series.timestamps.iter().zip(&series.values) {
+            self.push(&key, *t, *v);
+        }
+    }
+
+    /// Moves everything of `other` in after what is here.
+    fn absorb(&mut self, other: &Pending) {
+        for ((r, t), v) in other.refs.iter().zip(&other.timestamps).zip(&other.values) {
+            self.push(&other.keys[*r as usize], *t, *v);
+        }
+    }
+
+    /// Groups the samples by series (arrival order kept within a series).
+    fn series(&self) -> Vec<SeriesBuf> {
+        let mut counts = vec![0usize; self.keys.len()];
+        for r in &self.refs {
+            counts[*r as usize] += 1;
+        }
+        let mut out: Vec<SeriesBuf> = self
+            .keys
+            .iter()
+            .zip(&counts)
+            .map(|(key, &n)| SeriesBuf {
+                labels: key.to_labels(),
+                timestamps: Vec::with_capacity(n),
+                values: Vec::with_capacity(n),
+            })
+            .collect();
+        for ((r, t), v) in self.refs.iter().zip(&self.timestamps).zip(&self.values) {
+            let s = &mut out[*r as usize];
+            s.timestamps.push(*t);
+            s.values.push(*v);
+        }
+        out
+    }
+}
+
+/// Samples of one scrape, ready for [`WriteBuffer::append_samples`].
+#[derive(Debug, Default)]
+pub struct SampleBatch {
+    pub keys: Vec<SeriesKey>,
+    pub timestamps: Vec<i64>,
+    pub values: Vec<f64>,
+}
+
+impl SampleBatch {
+    pub fn push(&mut self, key: SeriesKey, t: i64, v: f64) {
+        self.keys.push(key);
+        self.timestamps.push(t);
+        self.values.push(v);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 /// What one flush committed.
@@ -77,6 +164,8 @@ pub struct WriteBuffer {
     manifest: Manifest,
     options: BufferOptions,
     pending: Mutex<Pending>,
+    /// HELP/TYPE/UNIT of every family seen; each block records those of its own series.
+    metadata: Mutex<MetricMetadataMap>,
     wake: tokio::sync::Notify,
     flushing: tokio::sync::Mutex<()>,
 }
@@ -97,6 +186,7 @@ impl WriteBuffer {
             manifest,
             options,
             pending: Mutex::new(Pending::default()),
+            metadata: Mutex::new(MetricMetadataMap::new()),
             wake: tokio::sync::Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
         })
@@ -104,27 +194,68 @@ impl WriteBuffer {
 
     /// Samples waiting for a flush.
     pub fn buffered(&self) -> usize {
-        self.pending.lock().map(|p| p.samples).unwrap_or(0)
+        self.pending.lock().map(|p| p.samples()).unwrap_or(0)
+    }
+
+    fn lock_for(&self, incoming: usize) -> Result<std::sync::MutexGuard<'_, Pending>, BufferFull> {
+        let pending = self.pending.lock().map_err(|_| BufferFull {
+            buffered: 0,
+            limit: self.options.max_samples,
+        })?;
+        let buffered = pending.samples();
+        if buffered > 0 && buffered + incoming > self.options.max_samples {
+            return Err(BufferFull {
+                buffered,
+                limit: self.options.max_samples,
+            });
+        }
+        Ok(pending)
+    }
+
+    fn appended(&self, buffered: usize) {
+        if buffered >= self.options.flush_samples {
+            self.wake.notify_one();
+        }
     }
 
     /// Accepts a decoded request whole, or refuses it whole when the buffer is full.
     pub fn append(&self, write: DecodedWrite) -> Result<(), BufferFull> {
-        let mut pending = self.pending.lock().map_err(|_| BufferFull {
-            buffered: 0,
-            limit: self.options.max_samples,
-        })?;
-        if pending.samples > 0 && pending.samples + write.samples > self.options.max_samples {
-            return Err(BufferFull {
-                buffered: pending.samples,
-                limit: self.options.max_samples,
-            });
+        let mut pending = self.lock_for(write.samples)?;
+        for s in &write.series {
+            pending.push_series(s);
         }
-        merge(&mut pending, write.series, write.metadata);
-        pending.samples += write.samples;
-        if pending.samples >= self.options.flush_samples {
-            self.wake.notify_one();
-        }
+        let buffered = pending.samples();
+        drop(pending);
+        self.add_metadata(write.metadata);
+        self.appended(buffered);
         Ok(())
+    }
+
+    /// Accepts a batch of samples whole, or refuses it whole when the buffer is full.
+    pub fn append_samples(&self, batch: &SampleBatch) -> Result<(), BufferFull> {
+        let mut pending = self.lock_for(batch.len())?;
+        for ((k, t), v) in batch.keys.iter().zip(&batch.timestamps).zip(&batch.values) {
+            pending.push(k, *t, *v);
+        }
+        let buffered = pending.samples();
+        drop(pending);
+        self.appended(buffered);
+        Ok(())
+    }
+
+    /// Metric metadata of every family seen so far.
+    pub fn metadata(&self) -> MetricMetadataMap {
+        self.metadata.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Records metric metadata (kept for every later block holding the family).
+    pub fn add_metadata(&self, metadata: MetricMetadataMap) {
+        if metadata.is_empty() {
+            return;
+        }
+        if let Ok(mut m) = self.metadata.lock() {
+            m.extend(metadata);
+        }
     }
 
     /// Commits everything buffered as one transaction (one block per aligned window).
@@ -134,32 +265,23 @@ impl WriteBuffer {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return Err(IngestError::Internal("write buffer poisoned".into())),
         };
-        if taken.samples == 0 {
+        if taken.samples() == 0 {
             return Ok(FlushSummary::default());
         }
-        let samples = taken.samples;
-        let series: Vec<SeriesBuf> = taken.series.into_values().collect();
-        let result = self.commit(&series, &taken.metadata).await;
-        match result {
+        let samples = taken.samples();
+        let metadata = self.metadata.lock().map(|m| m.clone()).unwrap_or_default();
+        match self.commit(taken.series(), metadata).await {
             Ok((blocks, seq)) => Ok(FlushSummary {
                 samples,
                 blocks,
                 seq,
             }),
             Err(e) => {
-                // Nothing accepted is dropped: the next flush retries these samples.
+                // Nothing accepted is dropped: the next flush retries these samples, ahead of
+                // those that arrived meanwhile.
                 if let Ok(mut p) = self.pending.lock() {
-                    let back = series
-                        .into_iter()
-                        .map(|s| SeriesSamples {
-                            labels: s.labels,
-                            timestamps: s.timestamps,
-                            values: s.values,
-                            start_timestamps: Vec::new(),
-                        })
-                        .collect();
-                    merge(&mut p, back, taken.metadata);
-                    p.samples += samples;
+                    let newer = std::mem::replace(&mut *p, taken);
+                    p.absorb(&newer);
                 }
                 Err(e)
             }
@@ -168,23 +290,26 @@ impl WriteBuffer {
 
     async fn commit(
         &self,
-        series: &[SeriesBuf],
-        metadata: &MetricMetadataMap,
+        series: Vec<SeriesBuf>,
+        metadata: MetricMetadataMap,
     ) -> Result<(usize, u64), IngestError> {
         let width = i64::try_from(self.options.block_duration.as_millis())
             .ok()
             .filter(|w| *w > 0)
             .ok_or_else(|| IngestError::Internal("block duration must be positive".into()))?;
-        let windows: BTreeMap<i64, Vec<SeriesSamples>> = cut_windows(series.to_vec(), width);
         let started = Instant::now();
         let store = self.manifest.store().clone();
-        let metadata = Arc::new(metadata.clone());
+        let metadata = Arc::new(metadata);
+        let windows = tokio::task::spawn_blocking(move || cut_windows(series, width))
+            .await
+            .map_err(|e| IngestError::Internal(e.to_string()))?;
         let metas: Vec<BlockMeta> = futures::stream::iter(windows.into_values())
             .map(|window| {
                 let (store, metadata) = (store.clone(), metadata.clone());
                 async move {
                     let block = tokio::task::spawn_blocking(move || {
-                        encode_block_with_metadata(window, &metadata)
+                        let own = metadata_of(&window, &metadata);
+                        encode_block_with_metadata(window, &own)
                     })
                     .await
                     .map_err(|e| IngestError::Internal(e.to_string()))??;
@@ -225,24 +350,34 @@ impl WriteBuffer {
     }
 }
 
-fn merge(pending: &mut Pending, series: Vec<SeriesSamples>, metadata: MetricMetadataMap) {
-    for s in series {
-        let buf = pending
-            .series
-            .entry(s.labels.clone())
-            .or_insert_with(|| SeriesBuf {
-                labels: s.labels,
-                ..Default::default()
-            });
-        buf.timestamps.extend_from_slice(&s.timestamps);
-        buf.values.extend_from_slice(&s.values);
+/// Suffixes a family's samples may carry after the family name.
+const FAMILY_SUFFIXES: [&str; 8] = [
+    "_bucket", "_sum", "_count", "_total", "_created", "_info", "_gcount", "_gsum",
+];
+
+/// The metadata of the families that have series in `window`.
+fn metadata_of(window: &[SeriesSamples], all: &MetricMetadataMap) -> MetricMetadataMap {
+    if all.is_empty() {
+        return MetricMetadataMap::new();
     }
-    pending.metadata.extend(metadata);
+    let names: BTreeSet<&str> = window.iter().filter_map(|s| s.labels.metric_name()).collect();
+    let mut out = MetricMetadataMap::new();
+    for name in names {
+        let family = FAMILY_SUFFIXES
+            .iter()
+            .filter_map(|suffix| name.strip_suffix(suffix))
+            .find(|f| all.contains_key(*f))
+            .unwrap_or(name);
+        if let Some(m) = all.get(family) {
+            out.entry(family.to_string()).or_insert_with(|| m.clone());
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use strata_storage::Store;
+    use strata_storage::{Labels, Store};
 
     use super::*;
 

@@ -20,7 +20,10 @@ pub mod error;
 pub mod exposition;
 pub mod import;
 pub mod remote_write;
+pub mod scrape;
+pub mod series_key;
 
-pub use buffer::{BufferFull, BufferOptions, FlushSummary, WriteBuffer};
+pub use buffer::{BufferFull, BufferOptions, FlushSummary, SampleBatch, WriteBuffer};
 pub use error::IngestError;
 pub use import::{ImportOptions, ImportProgress, ImportSummary, import_file};
+pub use series_key::SeriesKey;

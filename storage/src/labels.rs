@@ -65,6 +65,11 @@ impl Labels {
         self.get(METRIC_NAME)
     }
 
+    /// The labels in name order, by value.
+    pub fn into_vec(self) -> Vec<Label> {
+        self.0
+    }
+
     /// Labels in name order.
     pub fn iter(&self) -> impl Iterator<Item = &Label> {
         self.0.iter()

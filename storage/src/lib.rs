@@ -14,6 +14,7 @@
 pub mod block;
 pub mod cache;
 pub mod counting;
+pub mod duration;
 pub mod error;
 pub mod labels;
 pub mod manifest;

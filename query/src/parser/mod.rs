@@ -3,14 +3,13 @@
 //! and `anchored`/`smoothed` range selectors are not in promql-parser.
 
 pub mod ast;
-mod duration;
 mod lexer;
 mod parse;
 mod printer;
 #[cfg(test)]
 mod tests;
 
-pub use duration::{DURATION_UNITS, format_duration, parse_duration};
+pub use strata_storage::duration::{DURATION_UNITS, format_duration, parse_duration};
 pub use lexer::{go_quote, string as string_literal};
 pub use parse::parse;
 pub use printer::pretty;

@@ -1,0 +1,403 @@
+//! The scrape manager: jobs from the configuration, their discovery providers, and one
+//! scrape loop per target this worker owns.
+//!
+//! Providers poke `changed`; the manager then recomputes every job's targets (relabeling,
+//! then the shard filter) and reconciles: loops of vanished targets stop and write stale
+//! markers, new targets get a loop, unchanged targets keep theirs. A reload swaps the
+//! configuration under the same rule — jobs whose settings did not change keep their
+//! providers and loops untouched, so their scrapes run on without a gap — and a reload that
+//! fails validation changes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use strata_storage::{Label, Labels};
+use tokio::sync::{Notify, watch};
+
+use super::config::{Config, GlobalConfig, JobSettings, ScrapeConfig, ScrapeProtocol};
+use super::discovery::{self, Provider};
+use super::http::HttpClient;
+use super::scrape_loop::{JobContext, ScrapeLoop, Stop, TargetHealth, accept_header};
+use super::target::{DroppedTarget, Target, shard_of, targets_of};
+use crate::buffer::WriteBuffer;
+use crate::exposition::Format;
+
+/// Which share of the targets this worker scrapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based index of this worker.
+    pub index: u32,
+    /// Number of workers.
+    pub count: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self { index: 0, count: 1 }
+    }
+}
+
+impl Shard {
+    /// Checks `index < count`.
+    pub fn new(index: u32, count: u32) -> Result<Self, String> {
+        if count == 0 || index >= count {
+            return Err(format!(
+                "shard {index} of {count}: the shard index must be below the number of shards"
+            ));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// True when `labels` (a target's, after relabeling) belong to this shard.
+    pub fn owns(&self, labels: &Labels) -> bool {
+        self.count <= 1 || shard_of(labels, self.count) == self.index
+    }
+}
+
+struct LoopHandle {
+    target: Target,
+    stop: watch::Sender<Stop>,
+    task: tokio::task::JoinHandle<()>,
+    health: Arc<Mutex<TargetHealth>>,
+}
+
+struct Job {
+    config: ScrapeConfig,
+    settings: JobSettings,
+    external_labels: Vec<Label>,
+    context: Arc<JobContext>,
+    providers: Vec<Provider>,
+    loops: HashMap<u64, LoopHandle>,
+    dropped: Vec<DroppedTarget>,
+    dropped_total: usize,
+}
+
+impl Job {
+    fn stop_all(&mut self, mode: Stop) -> Vec<tokio::task::JoinHandle<()>> {
+        self.loops
+            .drain()
+            .map(|(_, l)| {
+                let _ = l.stop.send(mode);
+                l.task
+            })
+            .collect()
+    }
+}
+
+/// One active target, for `/api/v1/targets`.
+#[derive(Debug, Clone)]
+pub struct ActiveTarget {
+    pub job: String,
+    pub labels: Labels,
+    pub discovered: Labels,
+    pub url: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub health: TargetHealth,
+}
+
+/// Targets of every job, for `/api/v1/targets`.
+#[derive(Debug, Clone, Default)]
+pub struct TargetsView {
+    pub active: Vec<ActiveTarget>,
+    pub dropped: Vec<(String, DroppedTarget)>,
+    /// Dropped targets per job, including those not kept (`keep_dropped_targets`).
+    pub dropped_counts: BTreeMap<String, usize>,
+}
+
+/// Runs the scrapes of one worker.
+pub struct ScrapeManager {
+    path: Option<PathBuf>,
+    sink: Arc<WriteBuffer>,
+    shard: Shard,
+    jobs: tokio::sync::Mutex<BTreeMap<String, Job>>,
+    changed: Arc<Notify>,
+    seed: Mutex<u64>,
+}
+
+impl std::fmt::Debug for ScrapeManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapeManager")
+            .field("path", &self.path)
+            .field("shard", &self.shard)
+            .finish()
+    }
+}
+
+fn format_of(p: ScrapeProtocol) -> Option<Format> {
+    match p {
+        ScrapeProtocol::OpenMetrics0 | ScrapeProtocol::OpenMetrics1 => Some(Format::OpenMetrics),
+        ScrapeProtocol::PrometheusText0 | ScrapeProtocol::PrometheusText1 => {
+            Some(Format::Prometheus)
+        }
+        ScrapeProtocol::PrometheusProto => None,
+    }
+}
+
+fn external_labels(global: &GlobalConfig) -> Vec<Label> {
+    super::labelset::from_pairs(
+        global
+            .external_labels
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str())),
+    )
+}
+
+fn job_context(
+    sc: &ScrapeConfig,
+    settings: &JobSettings,
+    external: &[Label],
+) -> Result<JobContext, String> {
+    let client = HttpClient::new(&sc.http, sc.enable_compression)
+        .map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+    let fallback = match sc.fallback_scrape_protocol {
+        Some(p) => Some(format_of(p).ok_or_else(|| {
+            format!(
+                "job {:?}: fallback_scrape_protocol PrometheusProto is not supported",
+                sc.job_name
+            )
+        })?),
+        None => None,
+    };
+    Ok(JobContext {
+        name: sc.job_name.clone(),
+        client,
+        accept: accept_header(&settings.protocols),
+        fallback,
+        honor_labels: sc.honor_labels,
+        honor_timestamps: sc.honor_timestamps,
+        track_timestamps_staleness: sc.track_timestamps_staleness,
+        metric_relabel: sc.metric_relabel_configs.clone(),
+        settings: settings.clone(),
+        external_labels: external.to_vec(),
+    })
+}
+
+impl ScrapeManager {
+    /// A manager scraping into `sink`, configured from `path` (reloadable).
+    pub async fn from_file(
+        path: PathBuf,
+        sink: Arc<WriteBuffer>,
+        shard: Shard,
+    ) -> Result<Arc<Self>, String> {
+        let config = Config::load(&path).map_err(|e| e.to_string())?;
+        let manager = Self::new(Some(path), sink, shard);
+        manager.apply(config).await?;
+        Ok(manager)
+    }
+
+    /// A manager without jobs; [`Self::apply`] configures it.
+    pub fn new(path: Option<PathBuf>, sink: Arc<WriteBuffer>, shard: Shard) -> Arc<Self> {
+        Arc::new(Self {
+            path,
+            sink,
+            shard,
+            jobs: tokio::sync::Mutex::new(BTreeMap::new()),
+            changed: Arc::new(Notify::new()),
+            seed: Mutex::new(0),
+        })
+    }
+
+    /// Re-reads the configuration file and applies it; on error nothing changes.
+    pub async fn reload(&self) -> Result<(), String> {
+        let Some(path) = &self.path else {
+            return Err("no configuration file to reload".into());
+        };
+        let config = Config::load(path).map_err(|e| e.to_string())?;
+        self.apply(config).await?;
+        tracing::info!(file = %path.display(), "configuration reloaded");
+        Ok(())
+    }
+
+    /// Switches to `config`: unchanged jobs keep running, changed ones restart, removed ones
+    /// stop (their series marked stale).
+    pub async fn apply(&self, config: Config) -> Result<(), String> {
+        for section in config.ignored_sections() {
+            tracing::warn!(section, "configuration section ignored by the scrape worker");
+        }
+        let external = external_labels(&config.global);
+        // Build every new job's client first: a bad certificate refuses the whole reload.
+        let mut jobs = self.jobs.lock().await;
+        let mut fresh: Vec<(ScrapeConfig, JobSettings, JobContext)> = Vec::new();
+        for sc in &config.scrape_configs {
+            let settings = sc.settings(&config.global);
+            let unchanged = jobs.get(&sc.job_name).is_some_and(|j| {
+                j.config == *sc && j.settings == settings && j.external_labels == external
+            });
+            if !unchanged {
+                let context = job_context(sc, &settings, &external)?;
+                fresh.push((sc.clone(), settings, context));
+            }
+        }
+        let mut stopping = Vec::new();
+        let names: Vec<String> = jobs.keys().cloned().collect();
+        for name in names {
+            let still = config.scrape_configs.iter().any(|s| s.job_name == name);
+            let replaced = fresh.iter().any(|(s, _, _)| s.job_name == name);
+            if !still || replaced {
+                if let Some(mut job) = jobs.remove(&name) {
+                    stopping.extend(job.stop_all(if still { Stop::Quiet } else { Stop::Gone }));
+                }
+            }
+        }
+        for (sc, settings, context) in fresh {
+            let mut providers = Vec::new();
+            if !sc.static_configs.is_empty() {
+                providers.push(discovery::static_provider(&sc.static_configs));
+            }
+            for f in &sc.file_sd_configs {
+                providers.push(discovery::file_provider(f, self.changed.clone()));
+            }
+            for h in &sc.http_sd_configs {
+                let client = HttpClient::new(&h.http, true)
+                    .map_err(|e| format!("job {:?}: http_sd_configs: {e}", sc.job_name))?;
+                providers.push(discovery::http_provider(h, client, self.changed.clone()));
+            }
+            jobs.insert(
+                sc.job_name.clone(),
+                Job {
+                    config: sc,
+                    settings,
+                    external_labels: external.clone(),
+                    context: Arc::new(context),
+                    providers,
+                    loops: HashMap::new(),
+                    dropped: Vec::new(),
+                    dropped_total: 0,
+                },
+            );
+        }
+        if let Ok(mut seed) = self.seed.lock() {
+            *seed = Labels::from_pairs(external.iter().map(|l| (l.name.clone(), l.value.clone())))
+                .map(|l| l.stable_hash())
+                .unwrap_or(0);
+        }
+        drop(jobs);
+        self.sync().await;
+        // Stopped loops finish their in-flight scrape on their own.
+        drop(stopping);
+        Ok(())
+    }
+
+    /// Recomputes every job's targets and reconciles the loops.
+    async fn sync(&self) {
+        let seed = self.seed.lock().map(|s| *s).unwrap_or(0);
+        let mut jobs = self.jobs.lock().await;
+        for (name, job) in jobs.iter_mut() {
+            let groups: Vec<_> = job
+                .providers
+                .iter()
+                .flat_map(|p| p.groups.borrow().iter().cloned().collect::<Vec<_>>())
+                .collect();
+            let (active, dropped) = targets_of(
+                &job.config,
+                job.settings.interval,
+                job.settings.timeout,
+                &groups,
+            );
+            let mine: Vec<Target> = active
+                .into_iter()
+                .filter(|t| self.shard.owns(&t.labels))
+                .collect();
+            job.dropped_total = dropped.len();
+            let keep = job.config.keep_dropped_targets.unwrap_or(0) as usize;
+            job.dropped = if keep > 0 {
+                dropped.into_iter().take(keep).collect()
+            } else {
+                dropped
+            };
+            let limit = job.settings.target_limit as usize;
+            if limit > 0 && mine.len() > limit {
+                tracing::error!(job = %name, targets = mine.len(), limit, "target_limit exceeded: no target of the job is scraped");
+                drop(job.stop_all(Stop::Gone));
+                continue;
+            }
+            let wanted: HashMap<u64, Target> = mine.into_iter().map(|t| (t.hash(), t)).collect();
+            job.loops.retain(|hash, l| {
+                let keep = wanted.contains_key(hash);
+                if !keep {
+                    let _ = l.stop.send(Stop::Gone);
+                }
+                keep
+            });
+            for (hash, target) in wanted {
+                if job.loops.contains_key(&hash) {
+                    continue;
+                }
+                let health = Arc::new(Mutex::new(TargetHealth {
+                    health: "unknown",
+                    ..Default::default()
+                }));
+                let (stop, stop_rx) = watch::channel(Stop::Running);
+                let scrape = ScrapeLoop::new(
+                    target.clone(),
+                    job.context.clone(),
+                    self.sink.clone(),
+                    health.clone(),
+                );
+                let task = tokio::spawn(scrape.run(seed, stop_rx));
+                job.loops.insert(
+                    hash,
+                    LoopHandle {
+                        target,
+                        stop,
+                        task,
+                        health,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Follows discovery until `shutdown`, then stops every loop (quietly: a restarted
+    /// worker carries on) and waits a little for in-flight scrapes.
+    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = self.changed.notified() => {
+                    // Let a burst of discovery updates settle into one sync.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    self.sync().await;
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        let mut jobs = self.jobs.lock().await;
+        let tasks: Vec<_> = jobs
+            .values_mut()
+            .flat_map(|j| j.stop_all(Stop::Quiet))
+            .collect();
+        jobs.clear();
+        drop(jobs);
+        let all = futures::future::join_all(tasks);
+        let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
+    }
+
+    /// The targets of every job.
+    pub async fn targets(&self) -> TargetsView {
+        let jobs = self.jobs.lock().await;
+        let mut view = TargetsView::default();
+        for (name, job) in jobs.iter() {
+            for l in job.loops.values() {
+                view.active.push(ActiveTarget {
+                    job: name.clone(),
+                    labels: l.target.labels.clone(),
+                    discovered: l.target.discovered.clone(),
+                    url: l.target.url.clone(),
+                    interval: l.target.interval,
+                    timeout: l.target.timeout,
+                    health: l.health.lock().map(|h| h.clone()).unwrap_or_default(),
+                });
+            }
+            view.dropped
+                .extend(job.dropped.iter().map(|d| (name.clone(), d.clone())));
+            view.dropped_counts.insert(name.clone(), job.dropped_total);
+        }
+        view.active
+            .sort_by(|a, b| (&a.job, &a.url).cmp(&(&b.job, &b.url)));
+        view
+    }
+}

@@ -1,0 +1,862 @@
+//! Prometheus relabeling (`relabel_configs` and `metric_relabel_configs`), as Prometheus 3
+//! implements it in `model/relabel/relabel.go`.
+//!
+//! A [`RelabelConfig`] deserializes from the Prometheus YAML form (action names in any case,
+//! omitted fields take Prometheus' defaults, an explicit `null` takes Go's zero value) and is
+//! checked by [`RelabelConfig::validate`] with Prometheus' rules and messages. Label names
+//! follow the Prometheus 3 UTF-8 scheme: any non-empty name is valid.
+//!
+//! [`relabel`] applies rules in order to a label list sorted by name; setting a label to the
+//! empty string deletes it, and `keep`/`drop`/`keepequal`/`dropequal` stop at the first rule
+//! that drops the series or target.
+//!
+//! Regexes are fully anchored (`^(?s:<expr>)$`), and Go's RE2 dialect is mapped onto the
+//! `regex` crate where the two differ: `\d`, `\w`, `\s` and `\b` are ASCII-only, `\Q…\E`
+//! quotes, a `{` that does not start a repetition is literal, and `[`, `&&`, `~~`, `--`
+//! inside a class are literal.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use md5::{Digest, Md5};
+use serde::{Deserialize, Deserializer, de};
+use strata_storage::Label;
+
+const DEFAULT_REGEX: &str = "(.*)";
+const DEFAULT_SEPARATOR: &str = ";";
+const DEFAULT_REPLACEMENT: &str = "$1";
+
+static DEFAULT_COMPILED: LazyLock<Regex> = LazyLock::new(|| match Regex::new(DEFAULT_REGEX) {
+    Ok(re) => re,
+    Err(e) => unreachable!("the default relabel regex compiles: {e}"),
+});
+
+fn default_separator() -> String {
+    DEFAULT_SEPARATOR.to_owned()
+}
+
+fn default_replacement() -> String {
+    DEFAULT_REPLACEMENT.to_owned()
+}
+
+/// Go's YAML decoder sets a field given as `null` to its zero value; do the same.
+fn null_as_zero<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One relabeling rule, deserialized from Prometheus YAML.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelabelConfig {
+    /// Labels whose values are joined with `separator` to form the input.
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub source_labels: Vec<String>,
+    /// Put between source label values; `;` by default.
+    #[serde(default = "default_separator", deserialize_with = "null_as_zero")]
+    pub separator: String,
+    /// Matched against the input (or label names, for the label* actions).
+    #[serde(default)]
+    pub regex: Regex,
+    /// Modulus of the `hashmod` action.
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub modulus: u64,
+    /// Label written by the rule; may hold `$1`/`${name}` templates for `replace`.
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub target_label: String,
+    /// Template of the written value (`replace`) or name (`labelmap`); `$1` by default.
+    #[serde(default = "default_replacement", deserialize_with = "null_as_zero")]
+    pub replacement: String,
+    /// What the rule does; `replace` by default.
+    #[serde(default)]
+    pub action: Action,
+}
+
+/// A relabeling action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    #[default]
+    Replace,
+    Keep,
+    Drop,
+    KeepEqual,
+    DropEqual,
+    HashMod,
+    LabelMap,
+    LabelDrop,
+    LabelKeep,
+    Lowercase,
+    Uppercase,
+}
+
+impl Action {
+    const ALL: [Action; 11] = [
+        Action::Replace,
+        Action::Keep,
+        Action::Drop,
+        Action::KeepEqual,
+        Action::DropEqual,
+        Action::HashMod,
+        Action::LabelMap,
+        Action::LabelDrop,
+        Action::LabelKeep,
+        Action::Lowercase,
+        Action::Uppercase,
+    ];
+
+    /// The action's name as Prometheus spells it (`keepequal`, `hashmod`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Replace => "replace",
+            Action::Keep => "keep",
+            Action::Drop => "drop",
+            Action::KeepEqual => "keepequal",
+            Action::DropEqual => "dropequal",
+            Action::HashMod => "hashmod",
+            Action::LabelMap => "labelmap",
+            Action::LabelDrop => "labeldrop",
+            Action::LabelKeep => "labelkeep",
+            Action::Lowercase => "lowercase",
+            Action::Uppercase => "uppercase",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Some(s) = Option::<String>::deserialize(d)? else {
+            return Err(de::Error::custom("relabel action cannot be empty"));
+        };
+        let lower = s.to_lowercase();
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == lower)
+            .ok_or_else(|| de::Error::custom(format!("unknown relabel action {s:?}")))
+    }
+}
+
+/// A fully anchored regex: `expr` is compiled as `^(?s:<expr>)$`, like Prometheus does.
+/// Displays as, and compares by, the original text.
+#[derive(Clone)]
+pub struct Regex {
+    expr: String,
+    re: regex::Regex,
+}
+
+impl Regex {
+    /// Compiles `expr` (Go RE2 syntax) anchored at both ends.
+    pub fn new(expr: &str) -> Result<Self, regex::Error> {
+        let re = regex::Regex::new(&format!("^(?s:{})$", translate_go_syntax(expr)))?;
+        Ok(Self {
+            expr: expr.to_owned(),
+            re,
+        })
+    }
+
+    /// The original expression, without the anchors.
+    pub fn as_str(&self) -> &str {
+        &self.expr
+    }
+
+    /// True when the whole of `s` matches.
+    pub fn is_match(&self, s: &str) -> bool {
+        self.re.is_match(s)
+    }
+}
+
+impl Default for Regex {
+    fn default() -> Self {
+        DEFAULT_COMPILED.clone()
+    }
+}
+
+impl PartialEq for Regex {
+    fn eq(&self, other: &Self) -> bool {
+        self.expr == other.expr
+    }
+}
+
+impl Eq for Regex {}
+
+impl fmt::Debug for Regex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Regex").field(&self.expr).finish()
+    }
+}
+
+impl fmt::Display for Regex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.expr)
+    }
+}
+
+impl<'de> Deserialize<'de> for Regex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // `regex: null` compiles the empty expression, as in Prometheus.
+        let expr = Option::<String>::deserialize(d)?.unwrap_or_default();
+        Regex::new(&expr).map_err(de::Error::custom)
+    }
+}
+
+/// Go's `\d`, `\w`, `\s` as class items (ASCII only, unlike the `regex` crate's Unicode ones).
+fn perl_class_items(c: char) -> &'static str {
+    match c.to_ascii_lowercase() {
+        'd' => "0-9",
+        'w' => "0-9A-Za-z_",
+        _ => "\\t\\n\\x0C\\r ",
+    }
+}
+
+/// Length of a repetition `{n}`, `{n,}` or `{n,m}` at the start of `chars`, if there is one.
+fn repetition_len(chars: &[char]) -> Option<usize> {
+    let mut i = 1;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while chars.get(*i).is_some_and(char::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if !digits(&mut i) {
+        return None;
+    }
+    if chars.get(i) == Some(&',') {
+        i += 1;
+        digits(&mut i);
+    }
+    (chars.get(i) == Some(&'}')).then_some(i + 1)
+}
+
+/// Rewrites Go RE2 syntax into the `regex` crate's where their meanings differ.
+fn translate_go_syntax(expr: &str) -> String {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = String::with_capacity(expr.len() + 16);
+    let mut in_class = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        match c {
+            '\\' if i < chars.len() => {
+                let e = chars[i];
+                i += 1;
+                match e {
+                    'd' | 'w' | 's' if in_class => out.push_str(perl_class_items(e)),
+                    'd' | 'w' | 's' => {
+                        out.push('[');
+                        out.push_str(perl_class_items(e));
+                        out.push(']');
+                    }
+                    // A nested class: valid both alone and inside a class.
+                    'D' | 'W' | 'S' => {
+                        out.push_str("[^");
+                        out.push_str(perl_class_items(e));
+                        out.push(']');
+                    }
+                    'b' | 'B' if !in_class => {
+                        out.push_str("(?-u:\\");
+                        out.push(e);
+                        out.push(')');
+                    }
+                    'Q' => {
+                        let mut literal = String::new();
+                        while i < chars.len() {
+                            if chars[i] == '\\' && chars.get(i + 1) == Some(&'E') {
+                                i += 2;
+                                break;
+                            }
+                            literal.push(chars[i]);
+                            i += 1;
+                        }
+                        out.push_str(&regex::escape(&literal));
+                    }
+                    'p' | 'P' | 'x' if chars.get(i) == Some(&'{') => {
+                        out.push('\\');
+                        out.push(e);
+                        while i < chars.len() {
+                            out.push(chars[i]);
+                            i += 1;
+                            if chars[i - 1] == '}' {
+                                break;
+                            }
+                        }
+                    }
+                    _ => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.get(i) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+            }
+            '[' => {
+                // `[:alpha:]` inside a class is a POSIX class; any other `[` is literal in Go.
+                let posix_end = (chars.get(i) == Some(&':'))
+                    .then(|| {
+                        (i + 1..chars.len().saturating_sub(1))
+                            .find(|&j| chars[j] == ':' && chars[j + 1] == ']')
+                    })
+                    .flatten();
+                match posix_end {
+                    Some(j) => {
+                        out.push('[');
+                        out.extend(&chars[i..j + 2]);
+                        i = j + 2;
+                    }
+                    None => out.push_str("\\["),
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '-' if in_class && i >= 2 && chars[i - 2] == '-' => out.push_str("\\-"),
+            '{' if !in_class => match repetition_len(&chars[i - 1..]) {
+                Some(len) => {
+                    out.extend(&chars[i - 1..i - 1 + len]);
+                    i += len - 1;
+                }
+                None => out.push_str("\\{"),
+            },
+            '}' if !in_class => out.push_str("\\}"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `Regexp.Expand`: `$$` is a dollar; `$name` and `${name}` take letters, digits and
+/// `_`; an all-digit name without a leading zero is a group number; unknown or unmatched
+/// groups expand to nothing; a malformed reference leaves the `$` as text. (The `regex`
+/// crate's `expand` differs on `$01` and non-ASCII letters after the name.)
+fn expand(caps: &regex::Captures<'_>, template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        rest = &rest[pos + 1..];
+        if let Some(after) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        let (braced, body) = rest.strip_prefix('{').map_or((false, rest), |b| (true, b));
+        let len = body
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(body.len());
+        let (name, after) = body.split_at(len);
+        let after = if braced {
+            after.strip_prefix('}')
+        } else {
+            Some(after)
+        };
+        let Some(after) = after.filter(|_| !name.is_empty()) else {
+            out.push('$');
+            continue;
+        };
+        rest = after;
+        let numbered =
+            name.bytes().all(|b| b.is_ascii_digit()) && (name.len() == 1 || !name.starts_with('0'));
+        let group = if numbered {
+            name.parse().ok().and_then(|n| caps.get(n))
+        } else {
+            caps.name(name)
+        };
+        if let Some(m) = group {
+            out.push_str(m.as_str());
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Prometheus 3 (UTF-8 scheme): any non-empty name is a valid label name.
+fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty()
+}
+
+impl RelabelConfig {
+    /// Checks the rule as Prometheus does when loading its configuration (the label names of
+    /// `source_labels` first, then `Config.Validate`), with Prometheus' messages.
+    pub fn validate(&self) -> Result<(), String> {
+        let action = self.action;
+        if let Some(bad) = self.source_labels.iter().find(|n| !is_valid_label_name(n)) {
+            return Err(format!("{bad:?} is not a valid label name"));
+        }
+        if action == Action::HashMod && self.modulus == 0 {
+            return Err("relabel configuration for hashmod requires non-zero modulus".to_owned());
+        }
+        let needs_target = matches!(
+            action,
+            Action::Replace
+                | Action::HashMod
+                | Action::Lowercase
+                | Action::Uppercase
+                | Action::KeepEqual
+                | Action::DropEqual
+        );
+        if needs_target && self.target_label.is_empty() {
+            return Err(format!(
+                "relabel configuration for {action} action requires 'target_label' value"
+            ));
+        }
+        // Prometheus then checks that the target is a valid label name (a `$1`/`${name}`
+        // template for replace). Under the UTF-8 scheme every non-empty name is valid, `$`
+        // included, so once the target is non-empty that check (and the one for hashmod
+        // below in Prometheus) cannot fail.
+        let equal_or_case = matches!(
+            action,
+            Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual
+        );
+        if equal_or_case && self.replacement != DEFAULT_REPLACEMENT {
+            return Err(format!("'replacement' can not be set for {action} action"));
+        }
+        if action == Action::LabelMap && !is_valid_label_name(&self.replacement) {
+            return Err(format!(
+                "{:?} is invalid 'replacement' for {action} action",
+                self.replacement
+            ));
+        }
+        if matches!(action, Action::KeepEqual | Action::DropEqual)
+            && (self.regex.as_str() != DEFAULT_REGEX
+                || self.modulus != 0
+                || self.separator != DEFAULT_SEPARATOR
+                || self.replacement != DEFAULT_REPLACEMENT)
+        {
+            return Err(format!(
+                "{action} action requires only 'source_labels' and `target_label`, and no other fields"
+            ));
+        }
+        if matches!(action, Action::LabelDrop | Action::LabelKeep)
+            && (!self.source_labels.is_empty()
+                || !self.target_label.is_empty()
+                || self.modulus != 0
+                || self.separator != DEFAULT_SEPARATOR
+                || self.replacement != DEFAULT_REPLACEMENT)
+        {
+            return Err(format!(
+                "{action} action requires only 'regex', and no other fields"
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn get_label<'a>(labels: &'a [Label], name: &str) -> &'a str {
+    labels
+        .binary_search_by(|l| l.name.as_str().cmp(name))
+        .map_or("", |i| labels[i].value.as_str())
+}
+
+/// Sets `name` to `value`, keeping the list sorted; an empty value deletes the label.
+fn set_label(labels: &mut Vec<Label>, name: &str, value: String) {
+    match labels.binary_search_by(|l| l.name.as_str().cmp(name)) {
+        Ok(i) if value.is_empty() => {
+            labels.remove(i);
+        }
+        Ok(i) => labels[i].value = value,
+        Err(_) if value.is_empty() => {}
+        Err(i) => labels.insert(
+            i,
+            Label {
+                name: name.to_owned(),
+                value,
+            },
+        ),
+    }
+}
+
+/// Go's `strings.ToLower`: per-character simple case mapping (no context, no expansion).
+fn go_to_lower(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m = c.to_lowercase();
+            // Only U+0130 lowercases to two characters; its simple mapping is 'i'.
+            m.next().unwrap_or(c)
+        })
+        .collect()
+}
+
+/// Go's `strings.ToUpper`: per-character simple case mapping (`ß` stays `ß`).
+fn go_to_upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m = c.to_uppercase();
+            match (m.next(), m.next()) {
+                (Some(u), None) => u,
+                // Full mappings that expand have no simple mapping, except Greek letters with
+                // ypogegrammeni, whose simple uppercase is the prosgegrammeni form.
+                _ => match u32::from(c) {
+                    0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => {
+                        char::from_u32(u32::from(c) + 8).unwrap_or(c)
+                    }
+                    0x1FB3 | 0x1FC3 | 0x1FF3 => char::from_u32(u32::from(c) + 9).unwrap_or(c),
+                    _ => c,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Applies `configs` in order to `labels` (sorted by name, names unique; setting a label to ""
+/// deletes it). Returns false when the series or target is dropped, true otherwise.
+pub fn relabel(labels: &mut Vec<Label>, configs: &[RelabelConfig]) -> bool {
+    configs.iter().all(|cfg| apply(labels, cfg))
+}
+
+fn apply(labels: &mut Vec<Label>, cfg: &RelabelConfig) -> bool {
+    let val = match cfg.source_labels.as_slice() {
+        [one] => get_label(labels, one).to_owned(),
+        many => many
+            .iter()
+            .map(|n| get_label(labels, n))
+            .collect::<Vec<_>>()
+            .join(&cfg.separator),
+    };
+    let re = &cfg.regex;
+    match cfg.action {
+        Action::Drop => return !re.is_match(&val),
+        Action::Keep => return re.is_match(&val),
+        Action::DropEqual => return get_label(labels, &cfg.target_label) != val,
+        Action::KeepEqual => return get_label(labels, &cfg.target_label) == val,
+        Action::Replace => {
+            // No match: no replacement takes place.
+            if let Some(caps) = re.re.captures(&val) {
+                let target = expand(&caps, &cfg.target_label);
+                if is_valid_label_name(&target) {
+                    set_label(labels, &target, expand(&caps, &cfg.replacement));
+                }
+            }
+        }
+        Action::Lowercase => set_label(labels, &cfg.target_label, go_to_lower(&val)),
+        Action::Uppercase => set_label(labels, &cfg.target_label, go_to_upper(&val)),
+        Action::HashMod => {
+            let digest = Md5::digest(val.as_bytes());
+            // The last 8 bytes, big-endian, as Prometheus has always done.
+            let tail = digest
+                .iter()
+                .skip(8)
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+            let modulus = cfg.modulus.max(1);
+            set_label(labels, &cfg.target_label, (tail % modulus).to_string());
+        }
+        Action::LabelMap => {
+            // Decided on the labels as they were before the rule, then applied in order.
+            let mapped: Vec<(String, String)> = labels
+                .iter()
+                .filter_map(|l| {
+                    let caps = re.re.captures(&l.name)?;
+                    Some((expand(&caps, &cfg.replacement), l.value.clone()))
+                })
+                .collect();
+            for (name, value) in mapped {
+                if is_valid_label_name(&name) {
+                    set_label(labels, &name, value);
+                }
+            }
+        }
+        Action::LabelDrop => labels.retain(|l| !re.is_match(&l.name)),
+        Action::LabelKeep => labels.retain(|l| re.is_match(&l.name)),
+    }
+    true
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// `"a=1 b=2"` as a sorted label list.
+    fn ls(s: &str) -> Vec<Label> {
+        let mut v: Vec<Label> = s
+            .split_whitespace()
+            .map(|p| {
+                let (name, value) = p.split_once('=').unwrap();
+                Label {
+                    name: name.to_owned(),
+                    value: value.to_owned(),
+                }
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn cfg(yaml: &str) -> RelabelConfig {
+        let c: RelabelConfig = serde_yaml_ng::from_str(yaml).unwrap();
+        c.validate().unwrap();
+        c
+    }
+
+    fn err(yaml: &str) -> String {
+        let c: RelabelConfig = serde_yaml_ng::from_str(yaml).unwrap();
+        c.validate().unwrap_err()
+    }
+
+    /// Each case is `input | rule (YAML) | output`, `DROP` when the series is dropped.
+    fn check(cases: &[&str]) {
+        for case in cases {
+            let [input, rule, want]: [&str; 3] =
+                case.split(" | ").collect::<Vec<_>>().try_into().unwrap();
+            let mut got = ls(input);
+            let kept = relabel(&mut got, &[cfg(rule)]);
+            let got = if kept {
+                format!("{got:?}")
+            } else {
+                "DROP".to_owned()
+            };
+            let want = if want == "DROP" {
+                want.to_owned()
+            } else {
+                format!("{:?}", ls(want))
+            };
+            assert_eq!(got, want, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn regex_is_anchored_dotall_and_keeps_its_text() {
+        let re = Regex::new("foo").unwrap();
+        assert!(re.is_match("foo"));
+        assert!(!re.is_match("foobar"));
+        assert!(!re.is_match("xfoo"));
+        let alt = Regex::new("foo|bar").unwrap();
+        assert!(alt.is_match("bar"));
+        assert!(!alt.is_match("foobar"));
+        assert!(Regex::new("a.b").unwrap().is_match("a\nb"));
+        assert_eq!(re.as_str(), "foo");
+        assert_eq!(alt.to_string(), "foo|bar");
+        assert_eq!(Regex::default().as_str(), "(.*)");
+        assert_eq!(Regex::new("(.*)").unwrap(), Regex::default());
+        assert!(Regex::new("(").is_err());
+    }
+
+    #[test]
+    fn regex_follows_go_syntax() {
+        let m = |expr: &str, s: &str| Regex::new(expr).unwrap().is_match(s);
+        assert!(m(r"\d+", "123"));
+        assert!(!m(r"\d+", "١٢"), "\\d is ASCII-only in Go");
+        assert!(!m(r"\w+", "é"));
+        assert!(m(r"[\w.]+", "a_1.b"));
+        assert!(m(r"[^\D]", "7"));
+        assert!(m(r"\S\s\S", "a\tb"));
+        assert!(m(r".*\bx\b.*", "a x b"));
+        assert!(m(r"\Qa.b\E+", "a.bb"));
+        assert!(!m(r"\Qa.b\E", "axb"));
+        assert!(m("a{,2}", "a{,2}"), "not a repetition in Go");
+        assert!(m("a{2}", "aa"));
+        assert!(m("x{", "x{"));
+        assert!(m("[[]", "["));
+        assert!(m("[a&&b]", "&"));
+        assert!(m("[]a]", "]"));
+        assert!(m("[[:alpha:]]+", "abc"));
+        assert!(m(r"\p{Greek}+", "αβ"));
+        assert!(m(r"\x{41}", "A"));
+    }
+
+    #[test]
+    fn replace() {
+        check(&[
+            // From Prometheus' tests.
+            "a=foo b=bar | {source_labels: [a], regex: 'f(.*)', target_label: d, replacement: 'ch${1}-ch${1}'} | a=foo b=bar d=choo-choo",
+            // Several sources joined by the separator; named groups.
+            "a=foo b=bar | {source_labels: [a, b], separator: '/', regex: '(?P<x>.*)/(.*)', target_label: c, replacement: '${2}-$x'} | a=foo b=bar c=bar-foo",
+            // No match, or only a partial one (anchored): no change.
+            "a=foo d=keep | {source_labels: [a], regex: 'x(.*)', target_label: d} | a=foo d=keep",
+            "a=foo d=keep | {source_labels: [a], regex: 'fo', target_label: d, replacement: x} | a=foo d=keep",
+            // A missing source reads as ""; "$1" is then empty, which deletes the target.
+            "a=foo t=old | {source_labels: [nope], target_label: t} | a=foo",
+            "a=1 c=3 | {source_labels: [a, b, c], target_label: j} | a=1 c=3 j=1;;3",
+            // A constant with no source labels sets; an empty replacement deletes.
+            "a=foo | {target_label: env, replacement: prod} | a=foo env=prod",
+            "a=foo | {source_labels: [a], target_label: a, replacement: ''} | ",
+            // Templated target; a target expanding to "" is skipped.
+            "a=some-name-value | {source_labels: [a], regex: 'some-([^-]+)-(.*)', target_label: '${1}', replacement: '${2}'} | a=some-name-value name=value",
+            "a=x | {source_labels: [a], regex: '(.*)(y?)', target_label: '$2', replacement: v} | a=x",
+            // `$1x` names the (missing) group "1x": empty, so delete. `$$` is a dollar.
+            "a=foo b=z | {source_labels: [a], target_label: b, replacement: '$1x'} | a=foo",
+            "a=foo | {source_labels: [a], target_label: b, replacement: '$$${1}'} | a=foo b=$foo",
+            // Go specifics: `$01` is a name, not group 1; letters after `$1` extend the name;
+            // a malformed reference stays text.
+            "a=foo | {source_labels: [a], target_label: b, replacement: 'x$01'} | a=foo b=x",
+            "a=foo | {source_labels: [a], target_label: b, replacement: '$1é'} | a=foo",
+            "a=foo | {source_labels: [a], target_label: b, replacement: '${1}é'} | a=foo b=fooé",
+            "a=foo | {source_labels: [a], target_label: b, replacement: '${1-$!'} | a=foo b=${1-$!",
+        ]);
+    }
+
+    #[test]
+    fn keep_drop_keepequal_dropequal() {
+        check(&[
+            "job=api | {source_labels: [job], regex: api, action: keep} | job=api",
+            "job=api | {source_labels: [job], regex: ap, action: keep} | DROP",
+            "job=api | {source_labels: [job], regex: 'api|web', action: drop} | DROP",
+            "job=api | {source_labels: [job], regex: apix, action: drop} | job=api",
+            "job=api | {source_labels: [nope], regex: '.+', action: keep} | DROP",
+            "job=api | {source_labels: [nope], regex: '', action: drop} | DROP",
+            "a=1 b=1 c=2 | {source_labels: [a], target_label: b, action: keepequal} | a=1 b=1 c=2",
+            "a=1 b=1 c=2 | {source_labels: [a], target_label: c, action: keepequal} | DROP",
+            "a=1 b=1 c=2 | {source_labels: [a], target_label: b, action: dropequal} | DROP",
+            "a=1 b=1 c=2 | {source_labels: [a], target_label: c, action: dropequal} | a=1 b=1 c=2",
+            // Both missing: "" == "".
+            "a=1 | {source_labels: [x], target_label: y, action: dropequal} | DROP",
+        ]);
+        // Dropping stops the chain: the later rule never runs.
+        let configs = [
+            cfg("{source_labels: [job], regex: api, action: drop}"),
+            cfg("{target_label: x, replacement: y}"),
+        ];
+        let mut l = ls("job=api");
+        assert!(!relabel(&mut l, &configs));
+        assert_eq!(get_label(&l, "x"), "");
+        let mut l = ls("job=web");
+        assert!(relabel(&mut l, &configs));
+        assert_eq!(l, ls("job=web x=y"));
+    }
+
+    #[test]
+    fn hashmod() {
+        // From Prometheus' relabel_test.go: "baz" modulo 1000 is 976.
+        check(&[
+            "a=foo c=baz | {source_labels: [c], target_label: d, modulus: 1000, action: hashmod} | a=foo c=baz d=976",
+        ]);
+        // MD5("foo") = acbd18db4cc2f85c edef654fccc4a4d8: the low half, big-endian.
+        let want = 0xedef_654f_ccc4_a4d8_u64 % 7919;
+        let mut l = ls("a=foo");
+        let rule = cfg("{source_labels: [a], target_label: h, modulus: 7919, action: HashMod}");
+        assert!(relabel(&mut l, &[rule]));
+        assert_eq!(get_label(&l, "h"), want.to_string());
+    }
+
+    #[test]
+    fn labelmap_labeldrop_labelkeep() {
+        check(&[
+            "__meta_kubernetes_pod_label_app=web __meta_kubernetes_pod_label_tier=db __meta_kubernetes_namespace=prod job=k8s | {regex: '__meta_kubernetes_pod_label_(.+)', action: labelmap} | __meta_kubernetes_pod_label_app=web __meta_kubernetes_pod_label_tier=db __meta_kubernetes_namespace=prod job=k8s app=web tier=db",
+            // The rule sees the labels as they were before it: new ones are not mapped again.
+            "a=1 | {regex: '(.*)', replacement: 'x_$1', action: labelmap} | a=1 x_a=1",
+            // Anchored on the name.
+            "xa=1 | {regex: 'a', replacement: b, action: labelmap} | xa=1",
+            "__name__=up pod=p pod_ip=1 job=j | {regex: 'pod.*', action: labeldrop} | __name__=up job=j",
+            "__name__=up pod=p pod_ip=1 job=j | {regex: 'pod', action: labeldrop} | __name__=up pod_ip=1 job=j",
+            "__name__=up pod=p pod_ip=1 job=j | {regex: '__name__|job', action: labelkeep} | __name__=up job=j",
+        ]);
+    }
+
+    #[test]
+    fn lowercase_and_uppercase() {
+        check(&[
+            "a=AbC b=dEf | {source_labels: [a, b], target_label: l, action: lowercase} | a=AbC b=dEf l=abc;def",
+            "a=AbC | {source_labels: [a], target_label: u, action: uppercase} | a=AbC u=ABC",
+            // A missing source yields "": the target is deleted.
+            "t=x | {source_labels: [nope], target_label: t, action: lowercase} | ",
+        ]);
+        // Go's simple case mapping: no expansion, no final-sigma context.
+        assert_eq!(go_to_upper("straße"), "STRAßE");
+        assert_eq!(go_to_lower("İΣΣ"), "iσσ");
+        assert_eq!(go_to_upper("ᾳ"), "ᾼ");
+    }
+
+    #[test]
+    fn deserializes_prometheus_yaml() {
+        let yaml = r#"
+- source_labels: [__meta_a, __meta_b]
+  separator: ","
+  regex: "(.+),(.+)"
+  target_label: ab
+  replacement: "$2"
+- action: Labelmap
+  regex: __meta_(.+)
+- action: KEEPEQUAL
+  source_labels: [a]
+  target_label: b
+- regex: 200
+  source_labels: [code]
+  action: keep
+- target_label: x
+  regex:
+"#;
+        let configs: Vec<RelabelConfig> = serde_yaml_ng::from_str(yaml).unwrap();
+        for c in &configs {
+            c.validate().unwrap();
+        }
+        assert_eq!(configs[0].separator, ",");
+        assert_eq!(configs[0].action, Action::Replace);
+        assert_eq!(configs[0].regex.as_str(), "(.+),(.+)");
+        assert_eq!(configs[1].action, Action::LabelMap);
+        assert_eq!(configs[1].replacement, "$1");
+        assert_eq!(configs[1].separator, ";");
+        assert_eq!(configs[2].action, Action::KeepEqual);
+        assert_eq!(configs[2].regex, Regex::default());
+        assert_eq!(configs[3].regex.as_str(), "200");
+        assert_eq!(
+            configs[4].regex.as_str(),
+            "",
+            "null regex is the empty expression"
+        );
+
+        let parse = |y: &str| serde_yaml_ng::from_str::<Vec<RelabelConfig>>(y).unwrap_err();
+        let e = parse("- action: foo");
+        assert!(
+            e.to_string().contains(r#"unknown relabel action "foo""#),
+            "{e}"
+        );
+        let e = parse("- action:");
+        assert!(
+            e.to_string().contains("relabel action cannot be empty"),
+            "{e}"
+        );
+        let e = parse("- regx: a");
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        parse("- regex: '('");
+    }
+
+    #[test]
+    fn validation_errors() {
+        // Each case is `rule (YAML) | error`.
+        let cases = [
+            "{action: replace} | relabel configuration for replace action requires 'target_label' value",
+            "{action: hashmod, target_label: a} | relabel configuration for hashmod requires non-zero modulus",
+            "{action: uppercase} | relabel configuration for uppercase action requires 'target_label' value",
+            "{action: lowercase, target_label: a, replacement: x} | 'replacement' can not be set for lowercase action",
+            "{action: keepequal, target_label: a, regex: x} | keepequal action requires only 'source_labels' and `target_label`, and no other fields",
+            "{action: dropequal, target_label: a, separator: ','} | dropequal action requires only 'source_labels' and `target_label`, and no other fields",
+            "{action: labeldrop, source_labels: [a]} | labeldrop action requires only 'regex', and no other fields",
+            "{action: labelkeep, target_label: a} | labelkeep action requires only 'regex', and no other fields",
+            "{action: labelkeep, replacement: x} | labelkeep action requires only 'regex', and no other fields",
+            "{action: labelmap, replacement: ''} | \"\" is invalid 'replacement' for labelmap action",
+            "{source_labels: [''], target_label: a} | \"\" is not a valid label name",
+        ];
+        for case in cases {
+            let (yaml, want) = case.split_once(" | ").unwrap();
+            assert_eq!(err(yaml), want, "{yaml}");
+        }
+        // UTF-8 names: anything non-empty is valid, templates included.
+        cfg("{target_label: '1bad', replacement: x}");
+        cfg("{target_label: 'service.name', action: hashmod, modulus: 2}");
+        cfg("{target_label: 'x_${1}', regex: '(.*)'}");
+        cfg("{action: labelmap, regex: 'a_(.*)', replacement: 'b.${1}'}");
+    }
+}
