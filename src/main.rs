@@ -41,6 +41,9 @@ enum Command {
     Query(cmd::query::Args),
     /// Run Strata: the Prometheus HTTP API over the store (the all-in-one process).
     Serve(cmd::serve::Args),
+    /// Run a stateless scrape worker: scrape the targets of a Prometheus configuration
+    /// (optionally one shard of them) into the store.
+    Scrape(cmd::scrape::Args),
     /// Run the stateless query tier alone (Prometheus HTTP API), for scale-out behind a balancer.
     QueryServer(cmd::serve::Args),
 }
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
             Command::Gc(args) => cmd::gc::run(&cli.store, args).await,
             Command::Query(args) => cmd::query::run(&cli.store, args).await,
             Command::Serve(args) => cmd::serve::run(&cli.store, args, "serve").await,
+            Command::Scrape(args) => cmd::scrape::run(&cli.store, args).await,
             Command::QueryServer(args) => cmd::serve::run(&cli.store, args, "query-server").await,
         }
     });

@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 pub use error::{ApiError, ErrorType};
 pub use state::{ApiConfig, ApiState};
 
-use handlers::{labels, query, status, write};
+use handlers::{labels, query, scrape, status, write};
 
 /// The API's routes over `state`.
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -54,6 +54,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/rules", get(status::rules))
         .route("/alerts", get(status::alerts))
+        .route("/targets", get(scrape::targets))
         .route(
             "/write",
             post(write::remote_write).layer(DefaultBodyLimit::max(write::MAX_WRITE_BYTES)),
@@ -63,6 +64,24 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .nest("/api/v1", api)
         .route("/-/healthy", get(status::healthy).head(status::healthy))
         .route("/-/ready", get(status::ready).head(status::ready))
+        .route("/-/reload", post(scrape::reload).put(scrape::reload))
+        .route("/metrics", get(status::metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The HTTP surface of a scrape worker (`strata scrape`): health, readiness, reload,
+/// targets, build information and its own metrics — no queries, no writes.
+pub fn worker_router(state: Arc<ApiState>) -> Router {
+    let api = Router::new()
+        .route("/targets", get(scrape::targets))
+        .route("/status/buildinfo", get(status::buildinfo))
+        .fallback(status::not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/-/healthy", get(status::healthy).head(status::healthy))
+        .route("/-/ready", get(status::ready).head(status::ready))
+        .route("/-/reload", post(scrape::reload).put(scrape::reload))
         .route("/metrics", get(status::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -87,7 +106,16 @@ pub async fn serve(
     state: Arc<ApiState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// Serves `app` (a [`router`] or [`worker_router`]) until `shutdown` resolves.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

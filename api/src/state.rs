@@ -43,6 +43,8 @@ pub struct ApiState {
     pub(crate) started: Instant,
     /// The remote-write receiver's buffer (`strata serve`); none in a query-only process.
     pub(crate) writer: Option<Arc<strata_ingest::WriteBuffer>>,
+    /// The scrape manager (`--config`), for `/api/v1/targets` and `/-/reload`.
+    scraper: std::sync::OnceLock<Arc<strata_ingest::scrape::ScrapeManager>>,
     manifest: Manifest,
     current: Cached,
     refresh: tokio::sync::Mutex<()>,
@@ -69,10 +71,20 @@ impl ApiState {
             metrics,
             started: Instant::now(),
             writer,
+            scraper: std::sync::OnceLock::new(),
             manifest,
             current,
             refresh: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Attaches the scrape manager (once).
+    pub fn set_scraper(&self, scraper: Arc<strata_ingest::scrape::ScrapeManager>) {
+        let _ = self.scraper.set(scraper);
+    }
+
+    pub(crate) fn scraper(&self) -> Option<&Arc<strata_ingest::scrape::ScrapeManager>> {
+        self.scraper.get()
     }
 
     fn cached(&self, max_age: Duration) -> Option<Arc<Snapshot>> {

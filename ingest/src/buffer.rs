@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use rustc_hash::FxHashMap;
 use strata_storage::{
-    BlockMeta, Manifest, MetricMetadataMap, SeriesSamples, Transaction,
-    encode_block_with_metadata, upload_block,
+    BlockMeta, Manifest, MetricMetadataMap, SeriesSamples, Transaction, encode_block_with_metadata,
+    upload_block,
 };
 
 use crate::error::IngestError;
@@ -360,7 +360,10 @@ fn metadata_of(window: &[SeriesSamples], all: &MetricMetadataMap) -> MetricMetad
     if all.is_empty() {
         return MetricMetadataMap::new();
     }
-    let names: BTreeSet<&str> = window.iter().filter_map(|s| s.labels.metric_name()).collect();
+    let names: BTreeSet<&str> = window
+        .iter()
+        .filter_map(|s| s.labels.metric_name())
+        .collect();
     let mut out = MetricMetadataMap::new();
     for name in names {
         let family = FAMILY_SUFFIXES

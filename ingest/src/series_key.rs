@@ -88,7 +88,10 @@ mod tests {
         assert_eq!(key.to_labels(), labels);
         assert_eq!(key.get("job"), Some("node"));
         assert_eq!(key.get("nope"), None);
-        assert_eq!(SeriesKey::from_labels(&Labels::default()).to_labels(), Labels::default());
+        assert_eq!(
+            SeriesKey::from_labels(&Labels::default()).to_labels(),
+            Labels::default()
+        );
         // Distinct label sets never pack alike.
         let a = Labels::from_pairs([("a", "bc")]).unwrap_or_default();
         let b = Labels::from_pairs([("ab", "c")]).unwrap_or_default();

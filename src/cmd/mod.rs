@@ -4,6 +4,7 @@ pub(crate) mod gc;
 pub(crate) mod import;
 pub(crate) mod inspect;
 pub(crate) mod query;
+pub(crate) mod scrape;
 pub(crate) mod serve;
 
 use std::time::Duration;

@@ -11,6 +11,7 @@ use strata_ingest::{BufferOptions, WriteBuffer};
 use strata_query::EngineOptions;
 use strata_storage::{BlockCache, CacheConfig, Manifest, Store};
 
+use super::scrape::stopped;
 use super::{CliResult, parse_duration};
 
 /// Default listen address: Prometheus' port, loopback only (pass 0.0.0.0:9090 to expose).
@@ -47,6 +48,9 @@ pub(crate) struct Args {
     /// (the most a crash can lose). `query-server` receives nothing.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     flush_interval: Duration,
+    /// `serve` only: scraping (`--config`, `--shard`, `--shards`).
+    #[command(flatten)]
+    scrape: super::scrape::ScrapeArgs,
 }
 
 /// Parses sizes like `512MiB`, `2GiB`, `100MB`, `4096`.
@@ -72,7 +76,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
     Ok((n * mult) as u64)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -104,6 +108,9 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
     // The all-in-one process writes (remote write): its store must pass the conditional-write
     // check; the query tier only reads.
     let receives = role == "serve";
+    if !receives && args.scrape.config.is_some() {
+        return Err("query-server does not scrape: use strata serve or strata scrape".into());
+    }
     let store = if receives {
         Store::open_checked(store_url).await?
     } else {
@@ -140,38 +147,38 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         Ok(took) => tracing::debug!(?took, "engine warmed up"),
         Err(e) => tracing::warn!(error = %e, "engine warm-up failed"),
     }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let scraper = match &writer {
+        Some(w) => super::scrape::start(&args.scrape, w, &stop_rx).await?,
+        None => None,
+    };
+    if let Some((manager, _)) = &scraper {
+        state.set_scraper(manager.clone());
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     eprintln!("strata {role}: serving the Prometheus API of {store} on http://{addr}");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
     let flusher = writer.map(|w| {
         let state = state.clone();
-        tokio::spawn(w.run(stopped(stop_rx.clone()), move |result| match result {
-            Ok(s) if s.samples > 0 => {
+        tokio::spawn(w.run(stopped(stop_rx.clone()), move |result| {
+            if matches!(result, Ok(s) if s.samples > 0) {
                 state.invalidate_snapshot();
-                tracing::info!(
-                    samples = s.samples,
-                    blocks = s.blocks,
-                    seq = s.seq,
-                    "committed"
-                );
             }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "flush failed; samples kept for the next one"),
+            super::scrape::log_flush(result);
         }))
     });
     strata_api::serve(listener, state, stopped(stop_rx)).await?;
+    if let Some((_, task)) = scraper {
+        task.await?;
+    }
     if let Some(flusher) = flusher {
-        // The last flush commits what was accepted before the signal.
+        // The last flush commits what was accepted (and scraped) before the signal.
         flusher.await?;
     }
     Ok(())

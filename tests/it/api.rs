@@ -13,9 +13,9 @@ const T0: i64 = 1_700_000_000;
 const HOURS: i64 = 2;
 
 /// A running `strata serve`; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Server {
@@ -29,12 +29,18 @@ fn start_server(store: &str) -> Server {
     start_server_with(store, &[])
 }
 
-fn start_server_with(store: &str, extra: &[&str]) -> Server {
+pub(crate) fn start_server_with(store: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    start_strata(store, &args)
+}
+
+/// Starts `strata --store <store> <args>` and waits for the line naming its URL.
+pub(crate) fn start_strata(store: &str, args: &[&str]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
     cmd.arg("--store")
         .arg(store)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (k, v) in s3::env() {
@@ -46,9 +52,9 @@ fn start_server_with(store: &str, extra: &[&str]) -> Server {
     let url = loop {
         let line = lines
             .next()
-            .expect("strata serve exited before listening")
+            .expect("strata exited before listening")
             .expect("read stderr");
-        if let Some(rest) = line.split("on http://").nth(1) {
+        if let Some(rest) = line.split(" http://").nth(1) {
             break format!("http://{}", rest.trim());
         }
     };
@@ -124,7 +130,7 @@ fn promtool(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn get(url: &str) -> (u16, Value) {
+pub(crate) async fn get(url: &str) -> (u16, Value) {
     let r = reqwest::get(url).await.expect("GET");
     let status = r.status().as_u16();
     let body = r.text().await.expect("body");
@@ -416,7 +422,7 @@ async fn imports_are_visible_at_once_and_warm_queries_need_no_get() {
 }
 
 /// A free loopback port.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

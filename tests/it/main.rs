@@ -9,3 +9,4 @@ mod conditional;
 mod faulty;
 mod manifest;
 mod s3;
+mod scrape;

@@ -2,5 +2,6 @@
 
 pub(crate) mod labels;
 pub(crate) mod query;
+pub(crate) mod scrape;
 pub(crate) mod status;
 pub(crate) mod write;

@@ -130,6 +130,11 @@ pub const DEFAULT_SCRAPE_PROTOCOLS: [ScrapeProtocol; 4] = [
     ScrapeProtocol::PrometheusText0,
 ];
 
+/// Prometheus' default scrape interval.
+pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(60);
+/// Prometheus' default scrape timeout (capped by the interval).
+pub const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The whole file. Sections a scrape worker has no use for are kept only to be reported.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,8 +192,9 @@ pub struct GlobalConfig {
 impl Default for GlobalConfig {
     fn default() -> Self {
         Self {
-            scrape_interval: PromDuration(Duration::from_secs(60)),
-            scrape_timeout: PromDuration(Duration::from_secs(10)),
+            // Zero means unset: [`Config::parse`] fills in Prometheus' defaults.
+            scrape_interval: PromDuration(Duration::ZERO),
+            scrape_timeout: PromDuration(Duration::ZERO),
             scrape_protocols: DEFAULT_SCRAPE_PROTOCOLS.to_vec(),
             external_labels: BTreeMap::new(),
             body_size_limit: ByteSize(0),
@@ -542,6 +548,14 @@ impl Config {
                 });
             }
         };
+        let mut config = config;
+        let g = &mut config.global;
+        if g.scrape_interval.0.is_zero() {
+            g.scrape_interval = PromDuration(DEFAULT_SCRAPE_INTERVAL);
+        }
+        if g.scrape_timeout.0.is_zero() {
+            g.scrape_timeout = PromDuration(DEFAULT_SCRAPE_TIMEOUT.min(g.scrape_interval.0));
+        }
         config.validate()?;
         Ok(config)
     }
@@ -572,12 +586,18 @@ impl Config {
             if !jobs.insert(sc.job_name.as_str()) {
                 return err(
                     at("job_name"),
-                    format!("found multiple scrape configs with job name {:?}", sc.job_name),
+                    format!(
+                        "found multiple scrape configs with job name {:?}",
+                        sc.job_name
+                    ),
                 );
             }
             let s = sc.settings(g);
             if s.interval.is_zero() {
-                return err(at("scrape_interval"), "scrape interval must be positive".into());
+                return err(
+                    at("scrape_interval"),
+                    "scrape interval must be positive".into(),
+                );
             }
             if s.timeout > s.interval {
                 return err(
@@ -643,9 +663,7 @@ impl Config {
                         format!("{:?} is not an http(s) URL", h.url),
                     );
                 }
-                validate_http(&h.http, &|f: &str| {
-                    at(&format!("http_sd_configs[{j}].{f}"))
-                })?;
+                validate_http(&h.http, &|f: &str| at(&format!("http_sd_configs[{j}].{f}")))?;
                 if let Some(field) = h.other.keys().next() {
                     return err(
                         at(&format!("http_sd_configs[{j}].{field}")),
@@ -730,13 +748,22 @@ fn validate_http(h: &HttpClientConfig, at: &dyn Fn(&str) -> String) -> Result<()
     }
     let tls = &h.tls_config;
     if tls.ca.is_some() && tls.ca_file.is_some() {
-        return err("tls_config", "at most one of ca and ca_file must be configured");
+        return err(
+            "tls_config",
+            "at most one of ca and ca_file must be configured",
+        );
     }
     if tls.cert.is_some() && tls.cert_file.is_some() {
-        return err("tls_config", "at most one of cert and cert_file must be configured");
+        return err(
+            "tls_config",
+            "at most one of cert and cert_file must be configured",
+        );
     }
     if tls.key.is_some() && tls.key_file.is_some() {
-        return err("tls_config", "at most one of key and key_file must be configured");
+        return err(
+            "tls_config",
+            "at most one of key and key_file must be configured",
+        );
     }
     let has_cert = tls.cert.is_some() || tls.cert_file.is_some();
     let has_key = tls.key.is_some() || tls.key_file.is_some();
@@ -750,7 +777,10 @@ fn validate_http(h: &HttpClientConfig, at: &dyn Fn(&str) -> String) -> Result<()
         ("oauth2", h.oauth2.is_some()),
         ("proxy_url", h.proxy_url.is_some()),
         ("no_proxy", h.no_proxy.is_some()),
-        ("proxy_from_environment", h.proxy_from_environment == Some(true)),
+        (
+            "proxy_from_environment",
+            h.proxy_from_environment == Some(true),
+        ),
         ("proxy_connect_header", h.proxy_connect_header.is_some()),
         ("http_headers", h.http_headers.is_some()),
     ] {

@@ -53,22 +53,48 @@ fn a_prometheus_config_loads_with_defaults() {
     assert_eq!(s.interval, Duration::from_secs(15));
     assert_eq!(s.timeout, Duration::from_secs(10));
     assert_eq!(s.protocols, DEFAULT_SCRAPE_PROTOCOLS);
-    assert_eq!((node.metrics_path.as_str(), node.scheme.as_str()), ("/metrics", "http"));
+    assert_eq!(
+        (node.metrics_path.as_str(), node.scheme.as_str()),
+        ("/metrics", "http")
+    );
     assert!(node.honor_timestamps && !node.honor_labels && node.enable_compression);
     let bb = &c.scrape_configs[1];
     let s = bb.settings(&c.global);
-    assert_eq!((s.interval, s.timeout), (Duration::from_secs(60), Duration::from_secs(30)));
-    assert_eq!((s.sample_limit, s.label_limit, s.body_size_limit), (1000, 30, 10 << 20));
+    assert_eq!(
+        (s.interval, s.timeout),
+        (Duration::from_secs(60), Duration::from_secs(30))
+    );
+    assert_eq!(
+        (s.sample_limit, s.label_limit, s.body_size_limit),
+        (1000, 30, 10 << 20)
+    );
     assert_eq!(bb.params["module"], ["http_2xx"]);
-    assert_eq!(bb.http.basic_auth.as_ref().map(|b| b.username.as_str()), Some("u"));
+    assert_eq!(
+        bb.http.basic_auth.as_ref().map(|b| b.username.as_str()),
+        Some("u")
+    );
     assert!(bb.http.tls_config.insecure_skip_verify);
-    assert_eq!(bb.file_sd_configs[0].refresh_interval.0, Duration::from_secs(60));
-    assert_eq!(bb.http_sd_configs[0].refresh_interval.0, Duration::from_secs(60));
+    assert_eq!(
+        bb.file_sd_configs[0].refresh_interval.0,
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        bb.http_sd_configs[0].refresh_interval.0,
+        Duration::from_secs(60)
+    );
     assert!(bb.http_sd_configs[0].http.authorization.is_some());
     // A short interval caps the default timeout.
     let c = Config::parse("scrape_configs: [{job_name: x, scrape_interval: 5s}]").unwrap();
-    assert_eq!(c.scrape_configs[0].settings(&c.global).timeout, Duration::from_secs(5));
+    assert_eq!(
+        c.scrape_configs[0].settings(&c.global).timeout,
+        Duration::from_secs(5)
+    );
     assert_eq!(Config::parse("").unwrap().scrape_configs.len(), 0);
+    let c = Config::parse("global: {scrape_interval: 2s}").unwrap();
+    assert_eq!(c.global.scrape_timeout.0, Duration::from_secs(2));
+    let c = Config::parse("").unwrap();
+    assert_eq!(c.global.scrape_interval.0, Duration::from_secs(60));
+    assert_eq!(c.global.scrape_timeout.0, Duration::from_secs(10));
 }
 
 fn error_of(text: &str) -> ConfigError {
@@ -150,7 +176,11 @@ fn errors_name_the_field() {
             e.path,
             e.message
         );
-        assert!(e.message.contains(message), "{text}: message {:?}", e.message);
+        assert!(
+            e.message.contains(message),
+            "{text}: message {:?}",
+            e.message
+        );
     }
 }
 

@@ -168,8 +168,10 @@ pub fn file_provider(config: &FileSdConfig, changed: Arc<Notify>) -> Provider {
                 }
             }
             if dirty {
-                let all: Vec<TargetGroup> =
-                    files.values().flat_map(|(_, _, g)| g.iter().cloned()).collect();
+                let all: Vec<TargetGroup> = files
+                    .values()
+                    .flat_map(|(_, _, g)| g.iter().cloned())
+                    .collect();
                 if tx.send(Arc::new(all)).is_err() {
                     return;
                 }
@@ -215,7 +217,10 @@ pub fn http_provider(config: &HttpSdConfig, client: HttpClient, changed: Arc<Not
     }
 }
 
-async fn fetch_groups(config: &HttpSdConfig, client: &HttpClient) -> Result<Vec<TargetGroup>, String> {
+async fn fetch_groups(
+    config: &HttpSdConfig,
+    client: &HttpClient,
+) -> Result<Vec<TargetGroup>, String> {
     let refresh = config.refresh_interval.0.as_secs_f64().to_string();
     let response = client
         .get(&config.url)?

@@ -77,7 +77,10 @@ impl HttpClient {
                 .map_err(|e| format!("invalid client certificate or key: {e}"))?;
             builder = builder.identity(identity);
         }
-        for (field, version) in [("min_version", &tls.min_version), ("max_version", &tls.max_version)] {
+        for (field, version) in [
+            ("min_version", &tls.min_version),
+            ("max_version", &tls.max_version),
+        ] {
             let Some(v) = version else { continue };
             let parsed = match v.as_str() {
                 "TLS12" => reqwest::tls::Version::TLS_1_2,

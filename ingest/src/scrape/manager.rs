@@ -215,7 +215,10 @@ impl ScrapeManager {
     /// stop (their series marked stale).
     pub async fn apply(&self, config: Config) -> Result<(), String> {
         for section in config.ignored_sections() {
-            tracing::warn!(section, "configuration section ignored by the scrape worker");
+            tracing::warn!(
+                section,
+                "configuration section ignored by the scrape worker"
+            );
         }
         let external = external_labels(&config.global);
         // Build every new job's client first: a bad certificate refuses the whole reload.
@@ -236,10 +239,10 @@ impl ScrapeManager {
         for name in names {
             let still = config.scrape_configs.iter().any(|s| s.job_name == name);
             let replaced = fresh.iter().any(|(s, _, _)| s.job_name == name);
-            if !still || replaced {
-                if let Some(mut job) = jobs.remove(&name) {
-                    stopping.extend(job.stop_all(if still { Stop::Quiet } else { Stop::Gone }));
-                }
+            if (!still || replaced)
+                && let Some(mut job) = jobs.remove(&name)
+            {
+                stopping.extend(job.stop_all(if still { Stop::Quiet } else { Stop::Gone }));
             }
         }
         for (sc, settings, context) in fresh {

@@ -379,7 +379,7 @@ impl ScrapeLoop {
         let mut metadata: Vec<Entry<'_>> = Vec::new();
         let sample_limit = self.job.settings.sample_limit as usize;
         let iter = self.iter;
-        while let Some(entry) = parser.next() {
+        for entry in parser.by_ref() {
             let sample = match entry.map_err(|e| e.to_string())? {
                 Entry::Sample(s) => s,
                 other => {
@@ -431,71 +431,67 @@ impl ScrapeLoop {
         }
         Ok(())
     }
-
 }
 
 /// The key of a series new to a target's cache; None when metric relabeling drops it.
 fn series_key(job: &JobContext, target: &Target, text: &str) -> Result<Option<SeriesKey>, String> {
-        let mut labels = parse_series(text)?.into_vec();
-        if job.honor_labels {
-            for l in target.labels.iter() {
-                if labelset::get(&labels, &l.name).is_empty() {
-                    labelset::set(&mut labels, &l.name, &l.value);
-                }
-            }
-        } else {
-            for l in target.labels.iter() {
-                let existing = labelset::get(&labels, &l.name).to_string();
-                if !existing.is_empty() {
-                    let mut name = format!("exported_{}", l.name);
-                    while !labelset::get(&labels, &name).is_empty() {
-                        name = format!("exported_{name}");
-                    }
-                    labelset::set(&mut labels, &name, &existing);
-                }
-                labelset::set(&mut labels, &l.name, &l.value);
-            }
-        }
-        if !relabel(&mut labels, &job.metric_relabel) || labels.is_empty() {
-            return Ok(None);
-        }
-        let s = &job.settings;
-        if s.label_limit > 0 && labels.len() as u64 > s.label_limit {
-            return Err(format!(
-                "label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
-                labelset::get(&labels, METRIC_NAME),
-                labels.len(),
-                s.label_limit
-            ));
-        }
-        for l in &labels {
-            if s.label_name_length_limit > 0 && l.name.len() as u64 > s.label_name_length_limit
-            {
-                return Err(format!(
-                    "label_name_length_limit exceeded (metric: {}, label name: {}, limit: {})",
-                    labelset::get(&labels, METRIC_NAME),
-                    l.name,
-                    s.label_name_length_limit
-                ));
-            }
-            if s.label_value_length_limit > 0
-                && l.value.len() as u64 > s.label_value_length_limit
-            {
-                return Err(format!(
-                    "label_value_length_limit exceeded (metric: {}, label name: {}, value: {:?}, limit: {})",
-                    labelset::get(&labels, METRIC_NAME),
-                    l.name,
-                    l.value,
-                    s.label_value_length_limit
-                ));
-            }
-        }
-        for l in &job.external_labels {
+    let mut labels = parse_series(text)?.into_vec();
+    if job.honor_labels {
+        for l in target.labels.iter() {
             if labelset::get(&labels, &l.name).is_empty() {
                 labelset::set(&mut labels, &l.name, &l.value);
             }
         }
-        Ok(Some(SeriesKey::from_sorted(&labels)))
+    } else {
+        for l in target.labels.iter() {
+            let existing = labelset::get(&labels, &l.name).to_string();
+            if !existing.is_empty() {
+                let mut name = format!("exported_{}", l.name);
+                while !labelset::get(&labels, &name).is_empty() {
+                    name = format!("exported_{name}");
+                }
+                labelset::set(&mut labels, &name, &existing);
+            }
+            labelset::set(&mut labels, &l.name, &l.value);
+        }
+    }
+    if !relabel(&mut labels, &job.metric_relabel) || labels.is_empty() {
+        return Ok(None);
+    }
+    let s = &job.settings;
+    if s.label_limit > 0 && labels.len() as u64 > s.label_limit {
+        return Err(format!(
+            "label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
+            labelset::get(&labels, METRIC_NAME),
+            labels.len(),
+            s.label_limit
+        ));
+    }
+    for l in &labels {
+        if s.label_name_length_limit > 0 && l.name.len() as u64 > s.label_name_length_limit {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {}, label name: {}, limit: {})",
+                labelset::get(&labels, METRIC_NAME),
+                l.name,
+                s.label_name_length_limit
+            ));
+        }
+        if s.label_value_length_limit > 0 && l.value.len() as u64 > s.label_value_length_limit {
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {}, label name: {}, value: {:?}, limit: {})",
+                labelset::get(&labels, METRIC_NAME),
+                l.name,
+                l.value,
+                s.label_value_length_limit
+            ));
+        }
+    }
+    for l in &job.external_labels {
+        if labelset::get(&labels, &l.name).is_empty() {
+            labelset::set(&mut labels, &l.name, &l.value);
+        }
+    }
+    Ok(Some(SeriesKey::from_sorted(&labels)))
 }
 
 fn collect_metadata(entries: &[Entry<'_>]) -> MetricMetadataMap {

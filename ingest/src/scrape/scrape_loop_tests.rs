@@ -18,11 +18,16 @@ impl Exporter {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new((content_type.to_string(), body.as_bytes().to_vec())));
+        let state = Arc::new(Mutex::new((
+            content_type.to_string(),
+            body.as_bytes().to_vec(),
+        )));
         let served = state.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let served = served.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
@@ -131,7 +136,12 @@ async fn scrapes_label_report_and_mark_stale() {
     let health = Arc::new(Mutex::new(TargetHealth::default()));
     let mut sl = ScrapeLoop::new(target(&exporter.url), ctx, buffer.clone(), health.clone());
     sl.scrape_once().await;
-    assert_eq!(health.lock().unwrap().health, "up", "{:?}", health.lock().unwrap());
+    assert_eq!(
+        health.lock().unwrap().health,
+        "up",
+        "{:?}",
+        health.lock().unwrap()
+    );
     exporter.set("b 5\n");
     tick().await;
     sl.scrape_once().await;
@@ -152,7 +162,10 @@ async fn scrapes_label_report_and_mark_stale() {
     let a = &data[series[0]];
     assert_eq!(a.len(), 2, "a sample, then a stale marker");
     assert_eq!(a[1].1.to_bits(), STALE_NAN_BITS);
-    assert_eq!(data[series[1]].iter().map(|p| p.1).collect::<Vec<_>>(), [2.0, 5.0]);
+    assert_eq!(
+        data[series[1]].iter().map(|p| p.1).collect::<Vec<_>>(),
+        [2.0, 5.0]
+    );
     let values = |i: usize| data[series[i]].iter().map(|p| p.1).collect::<Vec<_>>();
     assert_eq!(values(4), [3.0, 1.0], "scraped");
     assert_eq!(values(3), [2.0, 1.0], "post relabeling");
@@ -182,7 +195,10 @@ async fn failures_report_down_and_mark_everything_stale() {
     let a = &data[r#"a{instance="host:1", job="test", replica="a"}"#];
     assert_eq!(a.len(), 2, "{a:?}");
     assert_eq!(a[1].1.to_bits(), STALE_NAN_BITS);
-    assert!(!data.keys().any(|k| k.starts_with("c{")), "nothing of a failed scrape");
+    assert!(
+        !data.keys().any(|k| k.starts_with("c{")),
+        "nothing of a failed scrape"
+    );
     let up = &data[r#"up{instance="host:1", job="test", replica="a"}"#];
     assert_eq!(up.iter().map(|p| p.1).collect::<Vec<_>>(), [1.0, 0.0, 0.0]);
 }
@@ -193,10 +209,19 @@ async fn content_types_timestamps_and_honor_labels() {
     let exporter = Exporter::start("application/openmetrics-text; version=1.0.0", om).await;
     let (store, buffer) = setup();
     let health = Arc::new(Mutex::new(TargetHealth::default()));
-    let mut sl =
-        ScrapeLoop::new(target(&exporter.url), job("  honor_labels: true\n"), buffer.clone(), health.clone());
+    let mut sl = ScrapeLoop::new(
+        target(&exporter.url),
+        job("  honor_labels: true\n"),
+        buffer.clone(),
+        health.clone(),
+    );
     sl.scrape_once().await;
-    assert_eq!(health.lock().unwrap().health, "up", "{:?}", health.lock().unwrap());
+    assert_eq!(
+        health.lock().unwrap().health,
+        "up",
+        "{:?}",
+        health.lock().unwrap()
+    );
     let data = committed(&store, &buffer).await;
     let a = &data[r#"a{instance="host:1", job="mine", replica="a"}"#];
     assert_eq!(a, &[(1_700_000_000_500, 1.0)]);
@@ -204,7 +229,13 @@ async fn content_types_timestamps_and_honor_labels() {
     let other = Exporter::start("application/json", "{}").await;
     let mut sl = ScrapeLoop::new(target(&other.url), job(""), buffer.clone(), health.clone());
     sl.scrape_once().await;
-    assert!(health.lock().unwrap().last_error.contains("unsupported Content-Type"));
+    assert!(
+        health
+            .lock()
+            .unwrap()
+            .last_error
+            .contains("unsupported Content-Type")
+    );
     assert!(format_of("", Some(Format::Prometheus)).is_ok());
     assert!(format_of("", None).unwrap_err().contains("blank"));
     let _ = store;

@@ -288,17 +288,28 @@ mod tests {
         let (active, _) = targets_of(&config, s(15), s(10), &[group(&["a:1"], &[])]);
         assert_eq!(active[0].interval, s(30));
         assert_eq!(active[0].labels.get("instance"), Some("a:1"));
-        let (active, dropped) =
-            targets_of(&config, s(15), s(10), &[group(&["a:1/x"], &[])]);
+        let (active, dropped) = targets_of(&config, s(15), s(10), &[group(&["a:1/x"], &[])]);
         assert!(active.is_empty());
-        assert!(dropped[0].error.as_deref().unwrap_or("").contains("hostname"));
+        assert!(
+            dropped[0]
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("hostname")
+        );
         let timeout = job(concat!(
             "  relabel_configs:\n",
             "  - target_label: __scrape_timeout__\n",
             "    replacement: 1m\n",
         ));
         let (_, dropped) = targets_of(&timeout, s(15), s(10), &[group(&["a:1"], &[])]);
-        assert!(dropped[0].error.as_deref().unwrap_or("").contains("greater"));
+        assert!(
+            dropped[0]
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("greater")
+        );
     }
 
     #[test]
@@ -315,7 +326,9 @@ mod tests {
             }
             let expected = targets.len() / n as usize;
             assert!(
-                counts.iter().all(|c| c.abs_diff(expected) < expected / 5 + 10),
+                counts
+                    .iter()
+                    .all(|c| c.abs_diff(expected) < expected / 5 + 10),
                 "{n} shards: {counts:?}"
             );
         }

@@ -9,7 +9,7 @@ mod printer;
 #[cfg(test)]
 mod tests;
 
-pub use strata_storage::duration::{DURATION_UNITS, format_duration, parse_duration};
 pub use lexer::{go_quote, string as string_literal};
 pub use parse::parse;
 pub use printer::pretty;
+pub use strata_storage::duration::{DURATION_UNITS, format_duration, parse_duration};

@@ -1,0 +1,144 @@
+//! `strata scrape`: a stateless scrape worker. It scrapes the targets of a Prometheus
+//! configuration (its shard of them) and commits the samples as blocks every flush interval;
+//! it serves only health, readiness, reload, targets and its own metrics. `strata serve
+//! --config` runs the same scraper inside the all-in-one process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_api::{ApiConfig, ApiState};
+use strata_ingest::scrape::{ScrapeManager, Shard};
+use strata_ingest::{BufferOptions, FlushSummary, IngestError, WriteBuffer};
+use strata_storage::{Manifest, Store};
+
+use super::serve::shutdown_signal;
+use super::{CliResult, parse_duration};
+
+/// Scrape settings shared by `strata scrape` and `strata serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ScrapeArgs {
+    /// Prometheus configuration file (`global`, `scrape_configs`): scrape its targets.
+    /// Re-read on SIGHUP and on POST /-/reload.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// This worker's shard, 0-based: it scrapes only the targets whose labels hash to it.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) shard: u32,
+    /// Number of scrape workers sharing the targets (each with its own --shard).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) shards: u32,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    scrape: ScrapeArgs,
+    /// Address of the worker's HTTP endpoints (/-/healthy, /-/ready, /-/reload,
+    /// /api/v1/targets, /metrics).
+    #[arg(long, default_value = "127.0.0.1:9091")]
+    listen: SocketAddr,
+    /// How often scraped samples are committed as blocks (the most a crash can lose).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    flush_interval: Duration,
+}
+
+/// A stop signal shared by the tasks of a process.
+pub(crate) type StopRx = tokio::sync::watch::Receiver<bool>;
+
+pub(crate) async fn stopped(mut rx: StopRx) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Starts the scrape manager for `args` (none without `--config`), with SIGHUP reloads.
+pub(crate) async fn start(
+    args: &ScrapeArgs,
+    buffer: &Arc<WriteBuffer>,
+    stop: &StopRx,
+) -> Result<Option<(Arc<ScrapeManager>, tokio::task::JoinHandle<()>)>, String> {
+    let shard = Shard::new(args.shard, args.shards)?;
+    let Some(path) = &args.config else {
+        if args.shards != 1 || args.shard != 0 {
+            return Err("--shard and --shards need --config".into());
+        }
+        return Ok(None);
+    };
+    let manager = ScrapeManager::from_file(path.clone(), buffer.clone(), shard).await?;
+    #[cfg(unix)]
+    {
+        let manager = manager.clone();
+        let stop = stop.clone();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| format!("cannot listen for SIGHUP: {e}"))?;
+        tokio::spawn(async move {
+            let mut stopping = std::pin::pin!(stopped(stop));
+            loop {
+                tokio::select! {
+                    _ = hup.recv() => {
+                        if let Err(e) = manager.reload().await {
+                            tracing::error!(error = %e, "reload failed; the previous configuration stays");
+                        }
+                    }
+                    _ = &mut stopping => return,
+                }
+            }
+        });
+    }
+    let task = tokio::spawn(manager.clone().run(stopped(stop.clone())));
+    Ok(Some((manager, task)))
+}
+
+/// Logs a flush's outcome.
+pub(crate) fn log_flush(result: &Result<FlushSummary, IngestError>) {
+    match result {
+        Ok(s) if s.samples > 0 => {
+            tracing::info!(
+                samples = s.samples,
+                blocks = s.blocks,
+                seq = s.seq,
+                "committed"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "flush failed; samples kept for the next one"),
+    }
+}
+
+pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
+    if args.scrape.config.is_none() {
+        return Err("strata scrape needs --config FILE (a Prometheus configuration)".into());
+    }
+    let store = Store::open_checked(store_url).await?;
+    let buffer = WriteBuffer::new(
+        Manifest::new(store.clone(), super::writer_name("scraper")),
+        BufferOptions {
+            flush_interval: args.flush_interval,
+            ..Default::default()
+        },
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let Some((manager, scraper)) = start(&args.scrape, &buffer, &stop_rx).await? else {
+        return Ok(());
+    };
+    let state = ApiState::new(store.clone(), ApiConfig::default(), None);
+    state.set_scraper(manager);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "strata scrape: shard {} of {}, writing to {store}; endpoints on http://{addr}",
+        args.scrape.shard, args.scrape.shards
+    );
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let flusher = tokio::spawn(buffer.run(stopped(stop_rx.clone()), log_flush));
+    strata_api::serve_router(listener, strata_api::worker_router(state), stopped(stop_rx)).await?;
+    // Scrapes stop first; the last flush then commits everything they appended.
+    scraper.await?;
+    flusher.await?;
+    Ok(())
+}
