@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use rustc_hash::FxHashMap;
 use strata_storage::{
-    BlockMeta, Manifest, MetricMetadataMap, SeriesSamples, Transaction, encode_block_with_metadata,
-    upload_block,
+    BlockMeta, EncodeOptions, Manifest, MetricMetadataMap, SeriesSamples, Transaction,
+    encode_block_with_options, upload_block,
 };
 
 use crate::error::IngestError;
@@ -68,6 +68,20 @@ struct Pending {
 }
 
 impl Pending {
+    /// Sized for the load of the previous flush (at most `cap` samples), so that a steady
+    /// load never regrows (and over-allocates) the vectors.
+    fn sized_like(previous: &Pending, cap: usize) -> Self {
+        let samples = previous.samples().min(cap);
+        let series = previous.keys.len().min(samples);
+        Self {
+            index: FxHashMap::with_capacity_and_hasher(series, Default::default()),
+            keys: Vec::with_capacity(series),
+            refs: Vec::with_capacity(samples),
+            timestamps: Vec::with_capacity(samples),
+            values: Vec::with_capacity(samples),
+        }
+    }
+
     fn samples(&self) -> usize {
         self.refs.len()
     }
@@ -262,7 +276,10 @@ impl WriteBuffer {
     pub async fn flush(&self) -> Result<FlushSummary, IngestError> {
         let _one_at_a_time = self.flushing.lock().await;
         let taken = match self.pending.lock() {
-            Ok(mut p) => std::mem::take(&mut *p),
+            Ok(mut p) => {
+                let next = Pending::sized_like(&p, self.options.flush_samples);
+                std::mem::replace(&mut *p, next)
+            }
             Err(_) => return Err(IngestError::Internal("write buffer poisoned".into())),
         };
         if taken.samples() == 0 {
@@ -309,7 +326,7 @@ impl WriteBuffer {
                 async move {
                     let block = tokio::task::spawn_blocking(move || {
                         let own = metadata_of(&window, &metadata);
-                        encode_block_with_metadata(window, &own)
+                        encode_block_with_options(window, &own, &EncodeOptions::fresh())
                     })
                     .await
                     .map_err(|e| IngestError::Internal(e.to_string()))??;

@@ -169,6 +169,20 @@ pub(crate) fn cut_windows(
             pairs.sort_by_key(|p| p.0); // stable: the last duplicate stays last
             (s.timestamps, s.values) = pairs.into_iter().unzip();
         }
+        let (Some(first), Some(last)) = (s.timestamps.first(), s.timestamps.last()) else {
+            continue;
+        };
+        let window = first.div_euclid(width_ms);
+        if last.div_euclid(width_ms) == window {
+            // The common case (recent samples): one window, moved rather than copied.
+            windows.entry(window).or_default().push(SeriesSamples {
+                labels: s.labels,
+                timestamps: s.timestamps,
+                values: s.values,
+                start_timestamps: Vec::new(),
+            });
+            continue;
+        }
         let mut start = 0;
         while start < s.timestamps.len() {
             let window = s.timestamps[start].div_euclid(width_ms);

@@ -22,8 +22,9 @@ pub mod paths;
 pub mod store;
 
 pub use block::{
-    BlockMeta, BlockReader, EncodedBlock, MetricMetadata, MetricMetadataMap, SeriesEntry,
-    SeriesSamples, SeriesSamplesRead, encode_block, encode_block_with_metadata, upload_block,
+    BlockMeta, BlockReader, EncodeOptions, EncodedBlock, MetricMetadata, MetricMetadataMap,
+    SeriesEntry, SeriesSamples, SeriesSamplesRead, encode_block, encode_block_with_metadata,
+    encode_block_with_options, upload_block,
 };
 pub use cache::{BlockCache, CacheConfig, CacheKind};
 pub use counting::{Operation, RequestCounts};

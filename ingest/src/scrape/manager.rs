@@ -16,13 +16,12 @@ use std::time::Duration;
 use strata_storage::{Label, Labels};
 use tokio::sync::{Notify, watch};
 
-use super::config::{Config, GlobalConfig, JobSettings, ScrapeConfig, ScrapeProtocol};
+use super::config::{Config, GlobalConfig, JobSettings, ScrapeConfig};
 use super::discovery::{self, Provider};
 use super::http::HttpClient;
-use super::scrape_loop::{JobContext, ScrapeLoop, Stop, TargetHealth, accept_header};
+use super::scrape_loop::{JobContext, ScrapeLoop, Stop, TargetHealth};
 use super::target::{DroppedTarget, Target, shard_of, targets_of};
 use crate::buffer::WriteBuffer;
-use crate::exposition::Format;
 
 /// Which share of the targets this worker scrapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,16 +125,6 @@ impl std::fmt::Debug for ScrapeManager {
     }
 }
 
-fn format_of(p: ScrapeProtocol) -> Option<Format> {
-    match p {
-        ScrapeProtocol::OpenMetrics0 | ScrapeProtocol::OpenMetrics1 => Some(Format::OpenMetrics),
-        ScrapeProtocol::PrometheusText0 | ScrapeProtocol::PrometheusText1 => {
-            Some(Format::Prometheus)
-        }
-        ScrapeProtocol::PrometheusProto => None,
-    }
-}
-
 fn external_labels(global: &GlobalConfig) -> Vec<Label> {
     super::labelset::from_pairs(
         global
@@ -143,36 +132,6 @@ fn external_labels(global: &GlobalConfig) -> Vec<Label> {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str())),
     )
-}
-
-fn job_context(
-    sc: &ScrapeConfig,
-    settings: &JobSettings,
-    external: &[Label],
-) -> Result<JobContext, String> {
-    let client = HttpClient::new(&sc.http, sc.enable_compression)
-        .map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
-    let fallback = match sc.fallback_scrape_protocol {
-        Some(p) => Some(format_of(p).ok_or_else(|| {
-            format!(
-                "job {:?}: fallback_scrape_protocol PrometheusProto is not supported",
-                sc.job_name
-            )
-        })?),
-        None => None,
-    };
-    Ok(JobContext {
-        name: sc.job_name.clone(),
-        client,
-        accept: accept_header(&settings.protocols),
-        fallback,
-        honor_labels: sc.honor_labels,
-        honor_timestamps: sc.honor_timestamps,
-        track_timestamps_staleness: sc.track_timestamps_staleness,
-        metric_relabel: sc.metric_relabel_configs.clone(),
-        settings: settings.clone(),
-        external_labels: external.to_vec(),
-    })
 }
 
 impl ScrapeManager {
@@ -230,7 +189,7 @@ impl ScrapeManager {
                 j.config == *sc && j.settings == settings && j.external_labels == external
             });
             if !unchanged {
-                let context = job_context(sc, &settings, &external)?;
+                let context = JobContext::new(sc, &settings, &external)?;
                 fresh.push((sc.clone(), settings, context));
             }
         }

@@ -20,7 +20,7 @@ use rustc_hash::FxBuildHasher;
 use strata_storage::{Label, METRIC_NAME, MetricMetadataMap, STALE_NAN_BITS};
 use tokio::sync::watch;
 
-use super::config::JobSettings;
+use super::config::{JobSettings, ScrapeConfig, ScrapeProtocol};
 use super::http::HttpClient;
 use super::labelset;
 use super::relabel::{RelabelConfig, relabel};
@@ -59,6 +59,39 @@ pub struct JobContext {
     pub external_labels: Vec<Label>,
 }
 
+impl JobContext {
+    /// The shared context of the loops of job `sc` (`external`: the global external labels).
+    pub fn new(
+        sc: &ScrapeConfig,
+        settings: &JobSettings,
+        external: &[Label],
+    ) -> Result<Self, String> {
+        let client = HttpClient::new(&sc.http, sc.enable_compression)
+            .map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+        let fallback = match sc.fallback_scrape_protocol {
+            Some(p) => Some(format_of_protocol(p).ok_or_else(|| {
+                format!(
+                    "job {:?}: fallback_scrape_protocol PrometheusProto is not supported",
+                    sc.job_name
+                )
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            name: sc.job_name.clone(),
+            client,
+            accept: accept_header(&settings.protocols),
+            fallback,
+            honor_labels: sc.honor_labels,
+            honor_timestamps: sc.honor_timestamps,
+            track_timestamps_staleness: sc.track_timestamps_staleness,
+            metric_relabel: sc.metric_relabel_configs.clone(),
+            settings: settings.clone(),
+            external_labels: external.to_vec(),
+        })
+    }
+}
+
 /// Health of a target, for `/api/v1/targets`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TargetHealth {
@@ -69,6 +102,16 @@ pub struct TargetHealth {
     pub last_scrape_ms: i64,
     pub last_duration: Duration,
     pub last_samples: usize,
+}
+
+fn format_of_protocol(p: ScrapeProtocol) -> Option<Format> {
+    match p {
+        ScrapeProtocol::OpenMetrics0 | ScrapeProtocol::OpenMetrics1 => Some(Format::OpenMetrics),
+        ScrapeProtocol::PrometheusText0 | ScrapeProtocol::PrometheusText1 => {
+            Some(Format::Prometheus)
+        }
+        ScrapeProtocol::PrometheusProto => None,
+    }
 }
 
 /// How a loop is asked to stop.
@@ -303,15 +346,31 @@ impl ScrapeLoop {
 
     /// One scrape, reported and appended.
     pub async fn scrape_once(&mut self) {
-        self.iter += 1;
         let started = Instant::now();
         let t = now_ms();
+        let fetched = self.fetch().await;
+        if let Ok((body, _)) = &fetched {
+            self.last_body = body.len();
+        }
+        let fetched = fetched.as_ref().map(|(b, f)| (b.as_slice(), *f));
+        let _ = self.ingest(fetched.map_err(String::clone), t, started);
+    }
+
+    /// Appends the outcome of one scrape started at `started` with timestamp `t` (ms): the
+    /// body's samples (or the fetch error), stale markers and report series. Returns the
+    /// samples kept, or the scrape's error.
+    pub fn ingest(
+        &mut self,
+        fetched: Result<(&[u8], Format), String>,
+        t: i64,
+        started: Instant,
+    ) -> Result<usize, String> {
+        self.iter += 1;
         let mut batch = SampleBatch::default();
         let mut counts = Counts::default();
-        let result = match self.fetch().await {
+        let result = match fetched {
             Ok((body, format)) => {
-                self.last_body = body.len();
-                let r = self.append_body(&body, format, t, &mut batch, &mut counts);
+                let r = self.append_body(body, format, t, &mut batch, &mut counts);
                 if r.is_err() {
                     batch = SampleBatch::default();
                     let iter = self.iter;
@@ -354,7 +413,7 @@ impl ScrapeLoop {
         if let Ok(mut h) = self.health.lock() {
             *h = TargetHealth {
                 health: if result.is_ok() { "up" } else { "down" },
-                last_error: result.err().unwrap_or_default(),
+                last_error: result.clone().err().unwrap_or_default(),
                 last_scrape_ms: t,
                 last_duration: duration,
                 last_samples: counts.kept,
@@ -364,6 +423,7 @@ impl ScrapeLoop {
             let iter = self.iter;
             self.cache.retain(|_, e| e.used + CACHE_GENERATIONS > iter);
         }
+        result.map(|()| counts.kept)
     }
 
     /// Parses a body into `batch`. On error the caller discards the batch.
@@ -519,7 +579,7 @@ fn collect_metadata(entries: &[Entry<'_>]) -> MetricMetadataMap {
 }
 
 /// The `Accept` header for scrape protocols, weighted in order as Prometheus does.
-pub fn accept_header(protocols: &[super::config::ScrapeProtocol]) -> String {
+pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
     let mut weight = protocols.len() + 1;
     let mut parts = Vec::new();
     for p in protocols {

@@ -18,8 +18,8 @@ pub use object_reader::ObjectFileReader;
 pub use reader::{BlockReader, SeriesEntry, SeriesSamplesRead};
 pub use schema::*;
 pub use writer::{
-    EncodedBlock, MetricMetadata, MetricMetadataMap, SeriesSamples, encode_block,
-    encode_block_with_metadata, upload_block,
+    EncodeOptions, EncodedBlock, MetricMetadata, MetricMetadataMap, SeriesSamples, encode_block,
+    encode_block_with_metadata, encode_block_with_options, upload_block,
 };
 
 /// What the manifest records about a committed block.

@@ -80,7 +80,13 @@ pub const ROW_GROUP_ROWS: usize = 1 << 20;
 /// repetition (measured in docs/format.md: 16k rows 1.86 B/sample, 64k 1.65, 128k 1.59);
 /// 64k keeps a page around 100 KB, one cheap ranged GET.
 const PAGE_ROWS: usize = 64 * 1024;
-const ZSTD_LEVEL: i32 = 15;
+/// zstd level of blocks meant to last (imports, compaction): slow and memory-hungry
+/// (tens of MB per compression context), for the smallest files.
+pub const ARCHIVE_ZSTD_LEVEL: i32 = 15;
+/// zstd level of the small blocks an ingest flush writes every few seconds: a few MB per
+/// context and several times faster, for files about a tenth larger (measured in
+/// `docs/format.md`); compaction rewrites them at [`ARCHIVE_ZSTD_LEVEL`].
+pub const FRESH_ZSTD_LEVEL: i32 = 3;
 
 /// Names of the `labels` map's inner fields.
 pub const MAP_ENTRIES: &str = "entries";
@@ -149,8 +155,8 @@ fn metadata(kind: &str, block_id: &str, min_time: i64, max_time: i64) -> Vec<Key
     ]
 }
 
-fn base_properties() -> parquet::file::properties::WriterPropertiesBuilder {
-    let zstd = ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default();
+fn base_properties(zstd_level: i32) -> parquet::file::properties::WriterPropertiesBuilder {
+    let zstd = ZstdLevel::try_new(zstd_level).unwrap_or_default();
     WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_2_0)
         .set_compression(Compression::ZSTD(zstd))
@@ -166,10 +172,11 @@ pub fn series_properties(
     min_time: i64,
     max_time: i64,
     extra: Vec<(String, String)>,
+    zstd_level: i32,
 ) -> WriterProperties {
     let mut kv = metadata(KIND_SERIES, block_id, min_time, max_time);
     kv.extend(extra.into_iter().map(|(k, v)| KeyValue::new(k, v)));
-    base_properties()
+    base_properties(zstd_level)
         .set_column_bloom_filter_enabled(ColumnPath::from(COL_NAME), true)
         .set_column_encoding(
             ColumnPath::from(COL_SERIES_REF),
@@ -183,14 +190,19 @@ pub fn series_properties(
 
 /// Writer settings of `samples.parquet`, chosen by measurement (see `docs/format.md`): no
 /// dictionaries, delta-packed integers, byte-stream-split floats.
-pub fn samples_properties(block_id: &str, min_time: i64, max_time: i64) -> WriterProperties {
+pub fn samples_properties(
+    block_id: &str,
+    min_time: i64,
+    max_time: i64,
+    zstd_level: i32,
+) -> WriterProperties {
     let delta = [
         COL_SERIES_REF,
         COL_TIMESTAMP,
         COL_VALUE_INT,
         COL_START_TIMESTAMP,
     ];
-    let mut b = base_properties()
+    let mut b = base_properties(zstd_level)
         .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(4 * ROW_GROUP_ROWS))
         .set_column_encoding(

@@ -114,9 +114,43 @@ pub fn encode_block(series: Vec<SeriesSamples>) -> Result<EncodedBlock> {
 /// [`encode_block`], recording metric metadata (HELP, TYPE, UNIT by metric family) in the
 /// series file.
 pub fn encode_block_with_metadata(
-    mut series: Vec<SeriesSamples>,
+    series: Vec<SeriesSamples>,
     metric_metadata: &MetricMetadataMap,
 ) -> Result<EncodedBlock> {
+    encode_block_with_options(series, metric_metadata, &EncodeOptions::default())
+}
+
+/// How a block is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// zstd level of every column ([`ARCHIVE_ZSTD_LEVEL`] or [`FRESH_ZSTD_LEVEL`]).
+    pub zstd_level: i32,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        Self {
+            zstd_level: ARCHIVE_ZSTD_LEVEL,
+        }
+    }
+}
+
+impl EncodeOptions {
+    /// Settings for the small blocks of an ingest flush (see [`FRESH_ZSTD_LEVEL`]).
+    pub fn fresh() -> Self {
+        Self {
+            zstd_level: FRESH_ZSTD_LEVEL,
+        }
+    }
+}
+
+/// [`encode_block_with_metadata`] with explicit encoding settings.
+pub fn encode_block_with_options(
+    mut series: Vec<SeriesSamples>,
+    metric_metadata: &MetricMetadataMap,
+    options: &EncodeOptions,
+) -> Result<EncodedBlock> {
+    let zstd_level = options.zstd_level;
     let duplicates = series.iter_mut().map(SeriesSamples::normalize).sum();
     series.retain(|s| !s.timestamps.is_empty());
     if series.is_empty() {
@@ -144,7 +178,7 @@ pub fn encode_block_with_metadata(
 
     // The samples file first: the series file embeds its tail.
     let (samples_file, samples_metadata) =
-        write_samples(&series, &scales, &id_str, min_time, max_time)?;
+        write_samples(&series, &scales, &id_str, (min_time, max_time), zstd_level)?;
     let mut extra: Vec<(String, String)> = Vec::new();
     if !metric_metadata.is_empty() {
         let json = serde_json::to_string(metric_metadata).map_err(|e| StorageError::Json {
@@ -161,7 +195,14 @@ pub fn encode_block_with_metadata(
             base64::engine::general_purpose::STANDARD.encode(tail),
         ));
     }
-    let series_file = write_series(&series, &scales, &id_str, (min_time, max_time), extra)?;
+    let series_file = write_series(
+        &series,
+        &scales,
+        &id_str,
+        (min_time, max_time),
+        extra,
+        zstd_level,
+    )?;
     let meta = BlockMeta {
         id,
         min_time,
@@ -204,6 +245,7 @@ fn write_series(
     id: &str,
     (min_time, max_time): (i64, i64),
     extra: Vec<(String, String)>,
+    zstd_level: i32,
 ) -> Result<Bytes> {
     let n = series.len();
     let mut refs = UInt32Builder::with_capacity(n);
@@ -265,7 +307,7 @@ fn write_series(
     let mut writer = new_writer(
         Vec::new(),
         schema,
-        series_properties(id, min_time, max_time, extra),
+        series_properties(id, min_time, max_time, extra, zstd_level),
         SERIES_FILE,
     )?;
     writer
@@ -313,11 +355,11 @@ fn write_samples(
     series: &[SeriesSamples],
     scales: &[Option<u8>],
     id: &str,
-    min_time: i64,
-    max_time: i64,
+    (min_time, max_time): (i64, i64),
+    zstd_level: i32,
 ) -> Result<(Bytes, ParquetMetaData)> {
     let err = |e| StorageError::parquet(SAMPLES_FILE, e);
-    let props = samples_properties(id, min_time, max_time);
+    let props = samples_properties(id, min_time, max_time, zstd_level);
     let mut buf = Vec::new();
     let mut writer = new_writer(&mut buf, samples_schema(), props, SAMPLES_FILE)?;
     let mut cols = SampleColumns::new();
