@@ -65,6 +65,9 @@ struct Pending {
     refs: Vec<u32>,
     timestamps: Vec<i64>,
     values: Vec<f64>,
+    /// Start timestamps, one per sample once any is known (none until then: scrapes have
+    /// none, and pay nothing for them).
+    starts: Option<Vec<i64>>,
 }
 
 impl Pending {
@@ -79,11 +82,22 @@ impl Pending {
             refs: Vec::with_capacity(samples),
             timestamps: Vec::with_capacity(samples),
             values: Vec::with_capacity(samples),
+            starts: None,
         }
     }
 
     fn samples(&self) -> usize {
         self.refs.len()
+    }
+
+    fn push_with_start(&mut self, key: &SeriesKey, t: i64, v: f64, start: i64) {
+        if start != 0 && self.starts.is_none() {
+            self.starts = Some(vec![0; self.refs.len()]);
+        }
+        self.push(key, t, v);
+        if let Some(last) = self.starts.as_mut().and_then(|s| s.last_mut()) {
+            *last = start;
+        }
     }
 
     fn push(&mut self, key: &SeriesKey, t: i64, v: f64) {
@@ -99,19 +113,34 @@ impl Pending {
         self.refs.push(id);
         self.timestamps.push(t);
         self.values.push(v);
+        if let Some(starts) = &mut self.starts {
+            starts.push(0);
+        }
     }
 
     fn push_series(&mut self, series: &SeriesSamples) {
         let key = SeriesKey::from_labels(&series.labels);
-        for (t, v) in series.timestamps.iter().zip(&series.values) {
-            self.push(&key, *t, *v);
+        for (i, (t, v)) in series.timestamps.iter().zip(&series.values).enumerate() {
+            let start = series.start_timestamps.get(i).copied().unwrap_or(0);
+            self.push_with_start(&key, *t, *v, start);
         }
     }
 
     /// Moves everything of `other` in after what is here.
     fn absorb(&mut self, other: &Pending) {
-        for ((r, t), v) in other.refs.iter().zip(&other.timestamps).zip(&other.values) {
-            self.push(&other.keys[*r as usize], *t, *v);
+        for (i, ((r, t), v)) in other
+            .refs
+            .iter()
+            .zip(&other.timestamps)
+            .zip(&other.values)
+            .enumerate()
+        {
+            let start = other
+                .starts
+                .as_ref()
+                .and_then(|s| s.get(i).copied())
+                .unwrap_or(0);
+            self.push_with_start(&other.keys[*r as usize], *t, *v, start);
         }
     }
 
@@ -129,12 +158,28 @@ impl Pending {
                 labels: key.to_labels(),
                 timestamps: Vec::with_capacity(n),
                 values: Vec::with_capacity(n),
+                starts: Vec::new(),
             })
             .collect();
-        for ((r, t), v) in self.refs.iter().zip(&self.timestamps).zip(&self.values) {
+        for (i, ((r, t), v)) in self
+            .refs
+            .iter()
+            .zip(&self.timestamps)
+            .zip(&self.values)
+            .enumerate()
+        {
             let s = &mut out[*r as usize];
             s.timestamps.push(*t);
             s.values.push(*v);
+            if let Some(starts) = &self.starts {
+                s.starts.push(starts.get(i).copied().unwrap_or(0));
+            }
+        }
+        // A series none of whose samples has a start stores none.
+        for s in &mut out {
+            if s.starts.iter().all(|st| *st == 0) {
+                s.starts = Vec::new();
+            }
         }
         out
     }
@@ -436,5 +481,42 @@ mod tests {
         assert_eq!(snapshot.len(), 2);
         assert_eq!(snapshot.blocks().map(|b| b.samples).sum::<u64>(), 4);
         assert_eq!(buffer.flush().await.unwrap().samples, 0, "nothing left");
+    }
+
+    #[tokio::test]
+    async fn start_timestamps_survive_buffering_next_to_samples_without() {
+        for plain_first in [true, false] {
+            start_timestamps_case(plain_first).await;
+        }
+    }
+
+    async fn start_timestamps_case(plain_first: bool) {
+        let store = Store::open("memory://").unwrap();
+        let buffer = WriteBuffer::new(Manifest::new(store.clone(), "rw"), BufferOptions::default());
+        let key = SeriesKey::from_labels(&Labels::from_pairs([("__name__", "plain")]).unwrap());
+        let mut batch = SampleBatch::default();
+        batch.push(key.clone(), 1000, 1.0);
+        if plain_first {
+            buffer.append_samples(&batch).unwrap();
+        }
+        let mut with_start = write("c", &[3000, 2000]);
+        with_start.series[0].start_timestamps = vec![2500, 1500];
+        buffer.append(with_start).unwrap();
+        buffer.append_samples(&batch).unwrap();
+        buffer.flush().await.unwrap();
+        let snapshot = Manifest::new(store.clone(), "r").snapshot().await.unwrap();
+        let block = snapshot.blocks().next().unwrap().clone();
+        let reader = strata_storage::BlockReader::new(store, block);
+        let series = reader.series().await.unwrap();
+        let refs: Vec<u32> = (0..series.len() as u32).collect();
+        for s in reader.samples(&series, &refs).await.unwrap() {
+            match series[s.series_ref as usize].labels.metric_name() {
+                Some("c") => {
+                    assert_eq!(s.timestamps, [2000, 3000], "sorted with their starts");
+                    assert_eq!(s.start_timestamps, [1500, 2500]);
+                }
+                _ => assert!(s.start_timestamps.iter().all(|t| *t == 0), "{s:?}"),
+            }
+        }
     }
 }

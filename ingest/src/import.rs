@@ -85,6 +85,8 @@ pub(crate) struct SeriesBuf {
     pub(crate) labels: Labels,
     pub(crate) timestamps: Vec<i64>,
     pub(crate) values: Vec<f64>,
+    /// Start timestamps, one per sample, or empty when none is known.
+    pub(crate) starts: Vec<i64>,
 }
 
 /// Parses a document into per-series buffers and the metric metadata it declares (HELP,
@@ -165,9 +167,13 @@ pub(crate) fn cut_windows(
     let mut windows: BTreeMap<i64, Vec<SeriesSamples>> = BTreeMap::new();
     for mut s in series {
         if !s.timestamps.is_sorted() {
-            let mut pairs: Vec<(i64, f64)> = s.timestamps.into_iter().zip(s.values).collect();
-            pairs.sort_by_key(|p| p.0); // stable: the last duplicate stays last
-            (s.timestamps, s.values) = pairs.into_iter().unzip();
+            let mut order: Vec<usize> = (0..s.timestamps.len()).collect();
+            order.sort_by_key(|&i| s.timestamps[i]); // stable: the last duplicate stays last
+            s.timestamps = order.iter().map(|&i| s.timestamps[i]).collect();
+            s.values = order.iter().map(|&i| s.values[i]).collect();
+            if !s.starts.is_empty() {
+                s.starts = order.iter().map(|&i| s.starts[i]).collect();
+            }
         }
         let (Some(first), Some(last)) = (s.timestamps.first(), s.timestamps.last()) else {
             continue;
@@ -179,7 +185,7 @@ pub(crate) fn cut_windows(
                 labels: s.labels,
                 timestamps: s.timestamps,
                 values: s.values,
-                start_timestamps: Vec::new(),
+                start_timestamps: s.starts,
             });
             continue;
         }
@@ -191,7 +197,11 @@ pub(crate) fn cut_windows(
                 labels: s.labels.clone(),
                 timestamps: s.timestamps[start..start + len].to_vec(),
                 values: s.values[start..start + len].to_vec(),
-                start_timestamps: Vec::new(),
+                start_timestamps: s
+                    .starts
+                    .get(start..start + len)
+                    .map(<[i64]>::to_vec)
+                    .unwrap_or_default(),
             });
             start += len;
         }

@@ -8,10 +8,16 @@
 //! on the blocking pool and uploaded; all blocks are then made visible by a single manifest
 //! commit, so an import is all or nothing.
 //!
-//! Remote write: [`remote_write::decode_write_request`] turns a snappy-compressed protobuf
-//! `WriteRequest` into per-series samples and metadata, refusing a bad payload as a whole
-//! before anything is accepted; a [`WriteBuffer`] holds accepted samples and commits them as
-//! blocks every flush interval (see `buffer` for the loss window and backpressure).
+//! Remote write: [`remote_write::decode_write_request`] (1.0) and
+//! [`remote_write::decode_write_request_v2`] (2.0) turn a snappy-compressed protobuf request
+//! into per-series samples (with start timestamps, in 2.0) and metadata, refusing a bad
+//! payload as a whole before anything is accepted; a [`WriteBuffer`] holds accepted samples
+//! and commits them as blocks every flush interval (see `buffer` for the loss window and
+//! backpressure).
+//!
+//! Scraping ([`scrape`]): Prometheus' configuration → discovery → relabeled, sharded targets
+//! → one scrape loop per target, whose samples, stale markers and report series go to the
+//! same [`WriteBuffer`].
 //!
 //! [`Labels`]: strata_storage::Labels
 

@@ -444,6 +444,92 @@ async fn prometheus_remote_writes_into_strata_serve() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
 
+    // Remote write 2.0: symbols, metadata and start timestamps; an unknown message is a 415.
+    use strata_ingest::remote_write::{
+        MetadataV2, RequestV2, SampleV2, TimeSeriesV2, encode_write_request_v2,
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let symbols = [
+        "",
+        "__name__",
+        "rw2_requests_total",
+        "job",
+        "api",
+        "Requests served.",
+    ];
+    let v2 = RequestV2 {
+        symbols: symbols.iter().map(|s| s.to_string()).collect(),
+        timeseries: vec![TimeSeriesV2 {
+            labels_refs: vec![1, 2, 3, 4],
+            samples: vec![SampleV2 {
+                value: 7.0,
+                timestamp: now_ms,
+                start_timestamp: 0,
+            }],
+            histograms: vec![],
+            exemplars: vec![],
+            metadata: Some(MetadataV2 {
+                kind: 1,
+                help_ref: 5,
+                unit_ref: 0,
+            }),
+            created_timestamp: now_ms - 60_000,
+        }],
+    };
+    let post_v2 = |content_type: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/write", strata.url))
+            .header("Content-Type", content_type)
+            .header("Content-Encoding", "snappy")
+            .body(encode_write_request_v2(&v2))
+            .send()
+    };
+    let r = post_v2("application/x-protobuf;proto=io.prometheus.write.v2.Request")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(
+        r.headers()["X-Prometheus-Remote-Write-Samples-Written"],
+        "1"
+    );
+    let r = post_v2("application/x-protobuf;proto=io.prometheus.write.v3.Request")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    let start_query = format!(
+        "{}/api/v1/query?query=start_timestamp(rw2_requests_total)",
+        strata.url
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, body) = get(&start_query).await;
+        if let Some(v) = body["data"]["result"][0]["value"][1].as_str() {
+            let start: f64 = v.parse().unwrap();
+            assert!(
+                (start * 1000.0 - (now_ms - 60_000) as f64).abs() < 1.0,
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "2.0 samples never queryable: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let (_, meta) = get(&format!(
+        "{}/api/v1/metadata?metric=rw2_requests_total",
+        strata.url
+    ))
+    .await;
+    assert_eq!(
+        meta["data"]["rw2_requests_total"][0]["help"],
+        "Requests served."
+    );
+
     // The real Prometheus scrapes itself and remote-writes everything to Strata.
     let port = free_port();
     let config = format!(

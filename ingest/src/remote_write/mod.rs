@@ -1,10 +1,17 @@
-//! Decoding Prometheus remote-write 1.0 requests: a snappy-compressed (block format)
-//! protobuf `prometheus.WriteRequest`, turned into per-series samples and metric metadata.
+//! Decoding Prometheus remote-write requests: a snappy-compressed (block format) protobuf
+//! `prometheus.WriteRequest` (1.0, here) or `io.prometheus.write.v2.Request` (2.0, [`v2`]),
+//! turned into per-series samples and metric metadata.
 //!
 //! Everything here is a pure function of the request body, so that the HTTP receiver can
 //! answer 400 for a bad payload before accepting anything, and so that it can be fuzzed.
 
+mod v2;
+
 use strata_storage::{Labels, MetricMetadata, MetricMetadataMap, SeriesSamples};
+
+pub use v2::{
+    MetadataV2, RequestV2, SampleV2, TimeSeriesV2, decode_write_request_v2, encode_write_request_v2,
+};
 
 /// Largest decompressed request accepted (Prometheus sends ≤ a few MB per request).
 pub const MAX_DECOMPRESSED_BYTES: usize = 64 << 20;
@@ -105,9 +112,8 @@ fn metric_type(kind: i32) -> &'static str {
     }
 }
 
-/// Decodes a remote-write 1.0 body (`Content-Encoding: snappy`,
-/// `Content-Type: application/x-protobuf`).
-pub fn decode_write_request(body: &[u8]) -> Result<DecodedWrite, RemoteWriteError> {
+/// Snappy-decompresses a body, refusing one that would exceed the size limit.
+fn decompress(body: &[u8]) -> Result<Vec<u8>, RemoteWriteError> {
     let size =
         snap::raw::decompress_len(body).map_err(|e| RemoteWriteError::Snappy(e.to_string()))?;
     if size > MAX_DECOMPRESSED_BYTES {
@@ -116,9 +122,48 @@ pub fn decode_write_request(body: &[u8]) -> Result<DecodedWrite, RemoteWriteErro
             limit: MAX_DECOMPRESSED_BYTES,
         });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| RemoteWriteError::Snappy(e.to_string()))?;
+        .map_err(|e| RemoteWriteError::Snappy(e.to_string()))
+}
+
+/// Which protocol a request's `Content-Type` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    V1,
+    V2,
+}
+
+/// The protocol of a request from its `Content-Type` (absent or bare
+/// `application/x-protobuf` is 1.0, as the specification says), or why it is unsupported.
+pub fn protocol_of(content_type: Option<&str>) -> Result<Protocol, String> {
+    let Some(ct) = content_type else {
+        return Ok(Protocol::V1);
+    };
+    let mut parts = ct.split(';').map(str::trim);
+    let media = parts.next().unwrap_or_default();
+    if !media.eq_ignore_ascii_case("application/x-protobuf") {
+        return Err(format!(
+            "unsupported Content-Type {ct:?} (expected application/x-protobuf)"
+        ));
+    }
+    let proto = parts
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("proto"))
+        .map(|(_, v)| v.trim().trim_matches('"'));
+    match proto {
+        None | Some("prometheus.WriteRequest") => Ok(Protocol::V1),
+        Some("io.prometheus.write.v2.Request") => Ok(Protocol::V2),
+        Some(other) => Err(format!(
+            "unsupported remote-write protobuf message {other:?} (prometheus.WriteRequest or io.prometheus.write.v2.Request)"
+        )),
+    }
+}
+
+/// Decodes a remote-write 1.0 body (`Content-Encoding: snappy`,
+/// `Content-Type: application/x-protobuf`).
+pub fn decode_write_request(body: &[u8]) -> Result<DecodedWrite, RemoteWriteError> {
+    let raw = decompress(body)?;
     let request = <WriteRequest as prost::Message>::decode(raw.as_slice())
         .map_err(|e| RemoteWriteError::Protobuf(e.to_string()))?;
     let mut out = DecodedWrite::default();
