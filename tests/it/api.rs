@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 use crate::s3;
+use crate::scrape::{value, wait_for};
 
 /// Start of the test data (unix seconds) and its length.
 const T0: i64 = 1_700_000_000;
@@ -499,27 +500,18 @@ async fn prometheus_remote_writes_into_strata_serve() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 415);
-    let start_query = format!(
-        "{}/api/v1/query?query=start_timestamp(rw2_requests_total)",
-        strata.url
+    let result = wait_for(
+        &strata.url,
+        "start_timestamp(rw2_requests_total)",
+        std::time::Duration::from_secs(30),
+        |r| !r.is_empty(),
+    )
+    .await;
+    let start = value(&result[0]);
+    assert!(
+        (start * 1000.0 - (now_ms - 60_000) as f64).abs() < 1.0,
+        "{result:?}"
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (_, body) = get(&start_query).await;
-        if let Some(v) = body["data"]["result"][0]["value"][1].as_str() {
-            let start: f64 = v.parse().unwrap();
-            assert!(
-                (start * 1000.0 - (now_ms - 60_000) as f64).abs() < 1.0,
-                "{body}"
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "2.0 samples never queryable: {body}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
     let (_, meta) = get(&format!(
         "{}/api/v1/metadata?metric=rw2_requests_total",
         strata.url
@@ -554,20 +546,11 @@ async fn prometheus_remote_writes_into_strata_serve() {
         url: format!("http://127.0.0.1:{port}"),
     };
 
-    let query = format!(
-        "{}/api/v1/query?query=count(up%7Bjob%3D%22self%22%7D)%20and%20on()%20count(prometheus_build_info)",
-        strata.url
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    loop {
-        let (_, body) = get(&query).await;
-        if body["data"]["result"][0]["value"][1] == "1" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "remote-written samples never became queryable: {body}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    wait_for(
+        &strata.url,
+        "count(up{job=\"self\"}) and on() count(prometheus_build_info)",
+        std::time::Duration::from_secs(90),
+        |r| r.len() == 1 && value(&r[0]) == 1.0,
+    )
+    .await;
 }

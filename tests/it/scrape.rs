@@ -34,7 +34,7 @@ fn query_url(server: &str, query: &str) -> String {
 }
 
 /// Polls `query` until `done` accepts its result array, or fails after `within`.
-async fn wait_for(
+pub(crate) async fn wait_for(
     server: &str,
     query: &str,
     within: Duration,
@@ -58,7 +58,7 @@ async fn wait_for(
     }
 }
 
-fn value(v: &Value) -> f64 {
+pub(crate) fn value(v: &Value) -> f64 {
     v["value"][1]
         .as_str()
         .and_then(|s| s.parse().ok())
