@@ -114,7 +114,16 @@ fn scan_series(
                 end
             };
             let quoted_name = s[i] == b'"';
+            // `""` (exactly two bytes) is the only quoted string that unescapes to nothing.
+            let empty_name = quoted_name && name_end == i + 2;
             i = skip_blanks(s, name_end);
+            if empty_name {
+                return Err(if s.get(i) == Some(&b'=') {
+                    "empty label name".into()
+                } else {
+                    "empty metric name".into()
+                });
+            }
             if s.get(i) == Some(&b'=') {
                 i = skip_blanks(s, i + 1);
                 if s.get(i) != Some(&b'"') {

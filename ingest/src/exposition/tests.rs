@@ -112,3 +112,17 @@ fn duplicate_labels_are_an_error() {
     };
     assert!(s.labels().is_err());
 }
+
+#[test]
+fn empty_quoted_names_are_refused() {
+    // Found by the `exposition` fuzz target: `""` is no name, as a label or as the metric.
+    for (doc, message) in [
+        ("{x=\"0\",\"\"=\"0\"} 1\n", "empty label name"),
+        ("{\"\"} 1\n", "empty metric name"),
+        ("m{\"\" =\"v\"} 1\n", "empty label name"),
+    ] {
+        let err = samples(doc, Format::Prometheus).unwrap_err();
+        assert!(err.message.contains(message), "{doc:?}: {err}");
+    }
+    assert!(samples("{\"a\"} 1\n", Format::Prometheus).is_ok());
+}
