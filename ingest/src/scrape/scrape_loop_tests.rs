@@ -6,11 +6,13 @@ use super::*;
 use crate::buffer::BufferOptions;
 use crate::scrape::config::{Config, DEFAULT_SCRAPE_PROTOCOLS};
 
-/// A one-route HTTP server answering every request with `body` as `content_type`; the body
-/// can be swapped between scrapes.
+/// A one-route HTTP server answering every request with `body` as `content_type` (gzipped
+/// when the request accepts it); the body can be swapped between scrapes, and the last
+/// request's head is kept.
 struct Exporter {
     url: String,
     body: Arc<Mutex<(String, Vec<u8>)>>,
+    last_request: Arc<Mutex<String>>,
 }
 
 impl Exporter {
@@ -23,12 +25,15 @@ impl Exporter {
             body.as_bytes().to_vec(),
         )));
         let served = state.clone();
+        let last_request = Arc::new(Mutex::new(String::new()));
+        let seen = last_request.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
                 let served = served.clone();
+                let seen = seen.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let mut read = 0;
@@ -38,9 +43,19 @@ impl Exporter {
                             Ok(n) => read += n,
                         }
                     }
-                    let (ct, body) = served.lock().unwrap().clone();
+                    let request = String::from_utf8_lossy(&buf[..read]).to_ascii_lowercase();
+                    let (ct, mut body) = served.lock().unwrap().clone();
+                    let mut encoding = "";
+                    if request.contains("accept-encoding: gzip") {
+                        use std::io::Write as _;
+                        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+                        gz.write_all(&body).unwrap();
+                        body = gz.finish().unwrap();
+                        encoding = "Content-Encoding: gzip\r\n";
+                    }
+                    *seen.lock().unwrap() = request;
                     let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\n{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
                         body.len()
                     );
                     let _ = socket.write_all(head.as_bytes()).await;
@@ -51,6 +66,7 @@ impl Exporter {
         Self {
             url: format!("http://{addr}/metrics"),
             body: state,
+            last_request,
         }
     }
 
@@ -141,6 +157,17 @@ async fn scrapes_label_report_and_mark_stale() {
         "up",
         "{:?}",
         health.lock().unwrap()
+    );
+    // Content negotiation as Prometheus asks: formats in order, gzip, the timeout.
+    let request = exporter.last_request.lock().unwrap().clone();
+    assert!(request.contains("accept-encoding: gzip"), "{request}");
+    assert!(
+        request.contains("accept: application/openmetrics-text;version=1.0.0;q=0.5,"),
+        "{request}"
+    );
+    assert!(
+        request.contains("x-prometheus-scrape-timeout-seconds: 5"),
+        "{request}"
     );
     exporter.set("b 5\n");
     tick().await;
