@@ -135,10 +135,12 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let flusher = tokio::spawn(buffer.run(stopped(stop_rx.clone()), log_flush));
+    let flusher = tokio::spawn(buffer.clone().run(stopped(stop_rx.clone()), log_flush));
     strata_api::serve_router(listener, strata_api::worker_router(state), stopped(stop_rx)).await?;
-    // Scrapes stop first; the last flush then commits everything they appended.
+    // Scrapes in flight finish (or are abandoned after a few seconds), then a last flush
+    // commits everything they appended, even after the flusher's own final flush.
     scraper.await?;
     flusher.await?;
+    log_flush(&buffer.flush().await);
     Ok(())
 }

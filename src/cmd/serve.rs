@@ -164,6 +164,7 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
+    let last_flush = writer.clone();
     let flusher = writer.map(|w| {
         let state = state.clone();
         tokio::spawn(w.run(stopped(stop_rx.clone()), move |result| {
@@ -178,8 +179,12 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         task.await?;
     }
     if let Some(flusher) = flusher {
-        // The last flush commits what was accepted (and scraped) before the signal.
+        // The flusher's last flush commits what was accepted before the signal…
         flusher.await?;
+    }
+    if let Some(w) = last_flush {
+        // …and this one what scrapes still in flight appended after it.
+        super::scrape::log_flush(&w.flush().await);
     }
     Ok(())
 }
