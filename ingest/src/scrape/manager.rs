@@ -180,9 +180,10 @@ impl ScrapeManager {
             );
         }
         let external = external_labels(&config.global);
-        // Build every new job's client first: a bad certificate refuses the whole reload.
+        // Build every new job's clients first: a bad certificate refuses the whole reload
+        // before anything running is touched.
         let mut jobs = self.jobs.lock().await;
-        let mut fresh: Vec<(ScrapeConfig, JobSettings, JobContext)> = Vec::new();
+        let mut fresh: Vec<(ScrapeConfig, JobSettings, JobContext, Vec<HttpClient>)> = Vec::new();
         for sc in &config.scrape_configs {
             let settings = sc.settings(&config.global);
             let unchanged = jobs.get(&sc.job_name).is_some_and(|j| {
@@ -190,21 +191,27 @@ impl ScrapeManager {
             });
             if !unchanged {
                 let context = JobContext::new(sc, &settings, &external)?;
-                fresh.push((sc.clone(), settings, context));
+                let sd_clients = sc
+                    .http_sd_configs
+                    .iter()
+                    .map(|h| HttpClient::new(&h.http, true))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("job {:?}: http_sd_configs: {e}", sc.job_name))?;
+                fresh.push((sc.clone(), settings, context, sd_clients));
             }
         }
         let mut stopping = Vec::new();
         let names: Vec<String> = jobs.keys().cloned().collect();
         for name in names {
             let still = config.scrape_configs.iter().any(|s| s.job_name == name);
-            let replaced = fresh.iter().any(|(s, _, _)| s.job_name == name);
+            let replaced = fresh.iter().any(|(s, ..)| s.job_name == name);
             if (!still || replaced)
                 && let Some(mut job) = jobs.remove(&name)
             {
                 stopping.extend(job.stop_all(if still { Stop::Quiet } else { Stop::Gone }));
             }
         }
-        for (sc, settings, context) in fresh {
+        for (sc, settings, context, sd_clients) in fresh {
             let mut providers = Vec::new();
             if !sc.static_configs.is_empty() {
                 providers.push(discovery::static_provider(&sc.static_configs));
@@ -212,9 +219,7 @@ impl ScrapeManager {
             for f in &sc.file_sd_configs {
                 providers.push(discovery::file_provider(f, self.changed.clone()));
             }
-            for h in &sc.http_sd_configs {
-                let client = HttpClient::new(&h.http, true)
-                    .map_err(|e| format!("job {:?}: http_sd_configs: {e}", sc.job_name))?;
+            for (h, client) in sc.http_sd_configs.iter().zip(sd_clients) {
                 providers.push(discovery::http_provider(h, client, self.changed.clone()));
             }
             jobs.insert(
