@@ -21,14 +21,8 @@ cargo build --release --quiet --bin strata
 cargo build --release --quiet -p strata-ingest --example remote_write_load
 STRATA=${STRATA_BIN:-target/release/strata}
 LOAD=target/release/examples/remote_write_load
-WORK=$(mktemp -d /tmp/strata-rw-bench.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 300); do curl -fs "$1/-/ready" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "$1 never got ready" >&2; exit 1; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+source bench/lib.sh
+bench_workdir strata-rw-bench
 
 SP=$(free_port)
 taskset -c 0 "$STRATA" --store "$WORK/strata" serve --listen "127.0.0.1:$SP" --flush-interval 2s 2> "$WORK/strata.log" &

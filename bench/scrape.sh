@@ -24,13 +24,8 @@ STRATA=${STRATA_BIN:-target/release/strata}
 echo "== parser and ingest path, one core =="
 taskset -c 0 target/release/examples/scrape_bench "$SERIES" "$TARGETS"
 
-WORK=$(mktemp -d /tmp/strata-scrape-bench.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 300); do curl -fs "$1/-/ready" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "$1 never got ready" >&2; exit 1; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+source bench/lib.sh
+bench_workdir strata-scrape-bench
 
 EP=$(free_port)
 taskset -c 1 python3 bench/exporter.py "$EP" "$TARGETS" $((SERIES / TARGETS)) &

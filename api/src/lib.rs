@@ -60,6 +60,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(write::remote_write).layer(DefaultBodyLimit::max(write::MAX_WRITE_BYTES)),
         )
         .fallback(status::not_found);
+    with_lifecycle(api, state)
+}
+
+/// `api` under `/api/v1`, with the endpoints every Strata process serves (health, readiness,
+/// reload, its own metrics) and the request metrics of all of them.
+fn with_lifecycle(api: Router<Arc<ApiState>>, state: Arc<ApiState>) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/-/healthy", get(status::healthy).head(status::healthy))
@@ -77,14 +83,7 @@ pub fn worker_router(state: Arc<ApiState>) -> Router {
         .route("/targets", get(scrape::targets))
         .route("/status/buildinfo", get(status::buildinfo))
         .fallback(status::not_found);
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/-/healthy", get(status::healthy).head(status::healthy))
-        .route("/-/ready", get(status::ready).head(status::ready))
-        .route("/-/reload", post(scrape::reload).put(scrape::reload))
-        .route("/metrics", get(status::metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+    with_lifecycle(api, state)
 }
 
 async fn observe(State(state): State<Arc<ApiState>>, req: Request, next: Next) -> Response {

@@ -13,7 +13,7 @@ use strata_storage::{
 };
 
 use crate::error::IngestError;
-use crate::exposition::{Entry, Format, Parser};
+use crate::exposition::{Entry, Format, Parser, fill_unknown_kinds};
 
 /// Default width of the time windows blocks are cut at (as Prometheus' 2h head blocks).
 pub const DEFAULT_BLOCK_DURATION: Duration = Duration::from_secs(2 * 3600);
@@ -106,16 +106,8 @@ fn parse_document(
     while let Some(entry) = parser.next() {
         let sample = match entry? {
             Entry::Sample(sample) => sample,
-            Entry::Help { metric, text } => {
-                metadata.entry(metric.to_string()).or_default().help = text.to_string();
-                continue;
-            }
-            Entry::Type { metric, kind } => {
-                metadata.entry(metric.to_string()).or_default().kind = kind.as_str().to_string();
-                continue;
-            }
-            Entry::Unit { metric, unit } => {
-                metadata.entry(metric.to_string()).or_default().unit = unit.to_string();
+            other => {
+                other.record_metadata(&mut metadata);
                 continue;
             }
         };
@@ -151,11 +143,7 @@ fn parse_document(
     }
     parser.finish()?;
     progress(ImportProgress::Parsing { done: total, total });
-    for m in metadata.values_mut() {
-        if m.kind.is_empty() {
-            m.kind = "unknown".into();
-        }
-    }
+    fill_unknown_kinds(&mut metadata);
     Ok((series, metadata))
 }
 

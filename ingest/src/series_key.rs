@@ -59,20 +59,10 @@ impl SeriesKey {
         })
     }
 
-    /// The value of `name`, if present.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
-
     /// Unpacks into [`Labels`].
     pub fn to_labels(&self) -> Labels {
         // The pairs came from valid labels, so this cannot fail; an empty set is the fallback.
         Labels::from_pairs(self.pairs()).unwrap_or_default()
-    }
-
-    /// Bytes held (for memory accounting).
-    pub fn heap_size(&self) -> usize {
-        self.0.len() + 2 * size_of::<usize>()
     }
 }
 
@@ -86,8 +76,10 @@ mod tests {
             .unwrap_or_default();
         let key = SeriesKey::from_labels(&labels);
         assert_eq!(key.to_labels(), labels);
-        assert_eq!(key.get("job"), Some("node"));
-        assert_eq!(key.get("nope"), None);
+        assert_eq!(
+            key.pairs().collect::<Vec<_>>(),
+            [("__name__", "up"), ("job", "node"), ("é", "ü")]
+        );
         assert_eq!(
             SeriesKey::from_labels(&Labels::default()).to_labels(),
             Labels::default()

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use strata_ingest::scrape::config::PromDuration;
 use strata_storage::Labels;
 
 use crate::error::ApiError;
@@ -60,8 +61,8 @@ pub(crate) async fn targets(
                 },
                 "lastScrapeDuration": t.health.last_duration.as_secs_f64(),
                 "health": t.health.health,
-                "scrapeInterval": strata_storage::duration::format_duration(t.interval.as_millis() as i64),
-                "scrapeTimeout": strata_storage::duration::format_duration(t.timeout.as_millis() as i64),
+                "scrapeInterval": PromDuration(t.interval).to_string(),
+                "scrapeTimeout": PromDuration(t.timeout).to_string(),
             })
         })
         .collect();

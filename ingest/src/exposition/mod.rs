@@ -10,7 +10,7 @@ mod lexer;
 #[cfg(test)]
 mod tests;
 
-use strata_storage::Labels;
+use strata_storage::{Labels, MetricMetadataMap};
 
 pub use lexer::parse_series;
 
@@ -103,6 +103,34 @@ pub enum Entry<'a> {
     Help { metric: &'a str, text: &'a str },
     Type { metric: &'a str, kind: MetricType },
     Unit { metric: &'a str, unit: &'a str },
+}
+
+impl Entry<'_> {
+    /// Records a HELP, TYPE or UNIT line into `metadata` (by metric family); a sample is
+    /// ignored. Call [`fill_unknown_kinds`] once all lines are in.
+    pub fn record_metadata(&self, metadata: &mut MetricMetadataMap) {
+        match *self {
+            Entry::Help { metric, text } => {
+                metadata.entry(metric.to_string()).or_default().help = text.to_string();
+            }
+            Entry::Type { metric, kind } => {
+                metadata.entry(metric.to_string()).or_default().kind = kind.as_str().to_string();
+            }
+            Entry::Unit { metric, unit } => {
+                metadata.entry(metric.to_string()).or_default().unit = unit.to_string();
+            }
+            Entry::Sample(_) => {}
+        }
+    }
+}
+
+/// Families with HELP or UNIT but no TYPE are `unknown`, as in Prometheus' metadata API.
+pub fn fill_unknown_kinds(metadata: &mut MetricMetadataMap) {
+    for m in metadata.values_mut() {
+        if m.kind.is_empty() {
+            m.kind = MetricType::Unknown.as_str().into();
+        }
+    }
 }
 
 /// A syntax error, with the 1-based line it is on.

@@ -127,6 +127,19 @@ fn decompress(body: &[u8]) -> Result<Vec<u8>, RemoteWriteError> {
         .map_err(|e| RemoteWriteError::Snappy(e.to_string()))
 }
 
+/// The labels of series `index` of a request: valid, and with a metric name.
+fn series_labels<N: Into<String>, V: Into<String>>(
+    index: usize,
+    pairs: impl IntoIterator<Item = (N, V)>,
+) -> Result<Labels, RemoteWriteError> {
+    let invalid = |reason: String| RemoteWriteError::InvalidSeries { index, reason };
+    let labels = Labels::from_pairs(pairs).map_err(|e| invalid(e.to_string()))?;
+    if labels.metric_name().is_none_or(str::is_empty) {
+        return Err(invalid(format!("no metric name in {labels}")));
+    }
+    Ok(labels)
+}
+
 /// Which protocol a request's `Content-Type` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -172,19 +185,7 @@ pub fn decode_write_request(body: &[u8]) -> Result<DecodedWrite, RemoteWriteErro
         if ts.samples.is_empty() {
             continue;
         }
-        let labels =
-            Labels::from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value))).map_err(|e| {
-                RemoteWriteError::InvalidSeries {
-                    index,
-                    reason: e.to_string(),
-                }
-            })?;
-        if labels.metric_name().is_none_or(str::is_empty) {
-            return Err(RemoteWriteError::InvalidSeries {
-                index,
-                reason: format!("no metric name in {labels}"),
-            });
-        }
+        let labels = series_labels(index, ts.labels.into_iter().map(|l| (l.name, l.value)))?;
         out.samples += ts.samples.len();
         out.series.push(SeriesSamples {
             labels,

@@ -2,9 +2,11 @@
 //! values, HELP and UNIT by index into one symbol table per request, and carry start
 //! (created) timestamps, which Strata stores.
 
-use strata_storage::{Labels, MetricMetadata, MetricMetadataMap, SeriesSamples};
+use strata_storage::{MetricMetadata, MetricMetadataMap, SeriesSamples};
 
-use super::{DecodedWrite, RemoteWriteError, SkippedMessage, decompress, metric_type};
+use super::{
+    DecodedWrite, RemoteWriteError, SkippedMessage, decompress, metric_type, series_labels,
+};
 
 /// `io.prometheus.write.v2.Request`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -100,16 +102,8 @@ pub fn decode_write_request_v2(body: &[u8]) -> Result<DecodedWrite, RemoteWriteE
                 symbol(symbols, index, pair[1])?,
             ));
         }
-        let labels = Labels::from_pairs(pairs).map_err(|e| RemoteWriteError::InvalidSeries {
-            index,
-            reason: e.to_string(),
-        })?;
-        let Some(name) = labels.metric_name().filter(|n| !n.is_empty()) else {
-            return Err(RemoteWriteError::InvalidSeries {
-                index,
-                reason: format!("no metric name in {labels}"),
-            });
-        };
+        let labels = series_labels(index, pairs)?;
+        let name = labels.metric_name().unwrap_or_default();
         if let Some(m) = &ts.metadata
             && (m.kind != 0 || m.help_ref != 0 || m.unit_ref != 0)
         {

@@ -30,11 +30,18 @@ pub struct ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct PromDuration(pub Duration);
 
+impl std::str::FromStr for PromDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let ms = strata_storage::duration::parse_duration(text)?;
+        Ok(Self(Duration::from_millis(ms as u64)))
+    }
+}
+
 impl<'de> Deserialize<'de> for PromDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let ms = strata_storage::duration::parse_duration(&text).map_err(D::Error::custom)?;
-        Ok(Self(Duration::from_millis(ms as u64)))
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
     }
 }
 

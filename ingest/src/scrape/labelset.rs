@@ -11,25 +11,37 @@ pub fn get<'a>(labels: &'a [Label], name: &str) -> &'a str {
     }
 }
 
-/// Sets `name` to `value`; an empty value deletes the label.
-pub fn set(labels: &mut Vec<Label>, name: &str, value: &str) {
+/// Sets `name` to `value` (borrowed or owned: it is copied only when stored); an empty value
+/// deletes the label.
+pub fn set<V: AsRef<str> + Into<String>>(labels: &mut Vec<Label>, name: &str, value: V) {
+    let empty = value.as_ref().is_empty();
     match labels.binary_search_by(|l| l.name.as_str().cmp(name)) {
-        Ok(i) if value.is_empty() => {
+        Ok(i) if empty => {
             labels.remove(i);
         }
         Ok(i) => {
-            if labels[i].value != value {
-                labels[i].value = value.to_string();
+            if labels[i].value != value.as_ref() {
+                labels[i].value = value.into();
             }
         }
-        Err(_) if value.is_empty() => {}
+        Err(_) if empty => {}
         Err(i) => labels.insert(
             i,
             Label {
                 name: name.to_string(),
-                value: value.to_string(),
+                value: value.into(),
             },
         ),
+    }
+}
+
+/// Adds each of `defaults` whose name is not set yet (target labels under `honor_labels`,
+/// external labels).
+pub fn set_missing<'a>(labels: &mut Vec<Label>, defaults: impl IntoIterator<Item = &'a Label>) {
+    for l in defaults {
+        if get(labels, &l.name).is_empty() {
+            set(labels, &l.name, l.value.as_str());
+        }
     }
 }
 

@@ -22,6 +22,8 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Deserializer, de};
 use strata_storage::Label;
 
+use super::labelset;
+
 const DEFAULT_REGEX: &str = "(.*)";
 const DEFAULT_SEPARATOR: &str = ";";
 const DEFAULT_REPLACEMENT: &str = "$1";
@@ -465,30 +467,6 @@ impl RelabelConfig {
     }
 }
 
-fn get_label<'a>(labels: &'a [Label], name: &str) -> &'a str {
-    labels
-        .binary_search_by(|l| l.name.as_str().cmp(name))
-        .map_or("", |i| labels[i].value.as_str())
-}
-
-/// Sets `name` to `value`, keeping the list sorted; an empty value deletes the label.
-fn set_label(labels: &mut Vec<Label>, name: &str, value: String) {
-    match labels.binary_search_by(|l| l.name.as_str().cmp(name)) {
-        Ok(i) if value.is_empty() => {
-            labels.remove(i);
-        }
-        Ok(i) => labels[i].value = value,
-        Err(_) if value.is_empty() => {}
-        Err(i) => labels.insert(
-            i,
-            Label {
-                name: name.to_owned(),
-                value,
-            },
-        ),
-    }
-}
-
 /// Go's `strings.ToLower`: per-character simple case mapping (no context, no expansion).
 fn go_to_lower(s: &str) -> String {
     s.chars()
@@ -529,10 +507,10 @@ pub fn relabel(labels: &mut Vec<Label>, configs: &[RelabelConfig]) -> bool {
 
 fn apply(labels: &mut Vec<Label>, cfg: &RelabelConfig) -> bool {
     let val = match cfg.source_labels.as_slice() {
-        [one] => get_label(labels, one).to_owned(),
+        [one] => labelset::get(labels, one).to_owned(),
         many => many
             .iter()
-            .map(|n| get_label(labels, n))
+            .map(|n| labelset::get(labels, n))
             .collect::<Vec<_>>()
             .join(&cfg.separator),
     };
@@ -540,19 +518,19 @@ fn apply(labels: &mut Vec<Label>, cfg: &RelabelConfig) -> bool {
     match cfg.action {
         Action::Drop => return !re.is_match(&val),
         Action::Keep => return re.is_match(&val),
-        Action::DropEqual => return get_label(labels, &cfg.target_label) != val,
-        Action::KeepEqual => return get_label(labels, &cfg.target_label) == val,
+        Action::DropEqual => return labelset::get(labels, &cfg.target_label) != val,
+        Action::KeepEqual => return labelset::get(labels, &cfg.target_label) == val,
         Action::Replace => {
             // No match: no replacement takes place.
             if let Some(caps) = re.re.captures(&val) {
                 let target = expand(&caps, &cfg.target_label);
                 if is_valid_label_name(&target) {
-                    set_label(labels, &target, expand(&caps, &cfg.replacement));
+                    labelset::set(labels, &target, expand(&caps, &cfg.replacement));
                 }
             }
         }
-        Action::Lowercase => set_label(labels, &cfg.target_label, go_to_lower(&val)),
-        Action::Uppercase => set_label(labels, &cfg.target_label, go_to_upper(&val)),
+        Action::Lowercase => labelset::set(labels, &cfg.target_label, go_to_lower(&val)),
+        Action::Uppercase => labelset::set(labels, &cfg.target_label, go_to_upper(&val)),
         Action::HashMod => {
             let digest = Md5::digest(val.as_bytes());
             // The last 8 bytes, big-endian, as Prometheus has always done.
@@ -561,7 +539,7 @@ fn apply(labels: &mut Vec<Label>, cfg: &RelabelConfig) -> bool {
                 .skip(8)
                 .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
             let modulus = cfg.modulus.max(1);
-            set_label(labels, &cfg.target_label, (tail % modulus).to_string());
+            labelset::set(labels, &cfg.target_label, (tail % modulus).to_string());
         }
         Action::LabelMap => {
             // Decided on the labels as they were before the rule, then applied in order.
@@ -574,7 +552,7 @@ fn apply(labels: &mut Vec<Label>, cfg: &RelabelConfig) -> bool {
                 .collect();
             for (name, value) in mapped {
                 if is_valid_label_name(&name) {
-                    set_label(labels, &name, value);
+                    labelset::set(labels, &name, value);
                 }
             }
         }

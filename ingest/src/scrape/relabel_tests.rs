@@ -142,7 +142,7 @@ fn keep_drop_keepequal_dropequal() {
     ];
     let mut l = ls("job=api");
     assert!(!relabel(&mut l, &configs));
-    assert_eq!(get_label(&l, "x"), "");
+    assert_eq!(labelset::get(&l, "x"), "");
     let mut l = ls("job=web");
     assert!(relabel(&mut l, &configs));
     assert_eq!(l, ls("job=web x=y"));
@@ -159,7 +159,7 @@ fn hashmod() {
     let mut l = ls("a=foo");
     let rule = cfg("{source_labels: [a], target_label: h, modulus: 7919, action: HashMod}");
     assert!(relabel(&mut l, &[rule]));
-    assert_eq!(get_label(&l, "h"), want.to_string());
+    assert_eq!(labelset::get(&l, "h"), want.to_string());
 }
 
 #[test]

@@ -26,7 +26,7 @@ use super::labelset;
 use super::relabel::{RelabelConfig, relabel};
 use super::target::Target;
 use crate::buffer::{SampleBatch, WriteBuffer};
-use crate::exposition::{Entry, Format, Parser, parse_series};
+use crate::exposition::{Entry, Format, Parser, fill_unknown_kinds, parse_series};
 use crate::series_key::SeriesKey;
 
 /// Report series, in the order their values are computed.
@@ -44,7 +44,6 @@ const CACHE_GENERATIONS: u32 = 10;
 /// What every loop of a job shares.
 #[derive(Debug)]
 pub struct JobContext {
-    pub name: String,
     pub client: HttpClient,
     /// `Accept` header built from the job's scrape protocols.
     pub accept: String,
@@ -78,7 +77,6 @@ impl JobContext {
             None => None,
         };
         Ok(Self {
-            name: sc.job_name.clone(),
             client,
             accept: accept_header(&settings.protocols),
             fallback,
@@ -101,7 +99,6 @@ pub struct TargetHealth {
     /// Start of the last scrape, ms since the epoch.
     pub last_scrape_ms: i64,
     pub last_duration: Duration,
-    pub last_samples: usize,
 }
 
 fn format_of_protocol(p: ScrapeProtocol) -> Option<Format> {
@@ -231,12 +228,8 @@ impl ScrapeLoop {
             .iter()
             .map(|name| {
                 let mut labels: Vec<Label> = target.labels.iter().cloned().collect();
-                labelset::set(&mut labels, METRIC_NAME, name);
-                for l in &job.external_labels {
-                    if labelset::get(&labels, &l.name).is_empty() {
-                        labelset::set(&mut labels, &l.name, &l.value);
-                    }
-                }
+                labelset::set(&mut labels, METRIC_NAME, *name);
+                labelset::set_missing(&mut labels, &job.external_labels);
                 SeriesKey::from_sorted(&labels)
             })
             .collect();
@@ -348,12 +341,14 @@ impl ScrapeLoop {
     pub async fn scrape_once(&mut self) {
         let started = Instant::now();
         let t = now_ms();
-        let fetched = self.fetch().await;
-        if let Ok((body, _)) = &fetched {
-            self.last_body = body.len();
-        }
-        let fetched = fetched.as_ref().map(|(b, f)| (b.as_slice(), *f));
-        let _ = self.ingest(fetched.map_err(String::clone), t, started);
+        // The outcome is reported through the `up` series and the target's health.
+        let _ = match self.fetch().await {
+            Ok((body, format)) => {
+                self.last_body = body.len();
+                self.ingest(Ok((&body, format)), t, started)
+            }
+            Err(e) => self.ingest(Err(e), t, started),
+        };
     }
 
     /// Appends the outcome of one scrape started at `started` with timestamp `t` (ms): the
@@ -416,7 +411,6 @@ impl ScrapeLoop {
                 last_error: result.clone().err().unwrap_or_default(),
                 last_scrape_ms: t,
                 last_duration: duration,
-                last_samples: counts.kept,
             };
         }
         if self.iter.is_multiple_of(CACHE_GENERATIONS) {
@@ -497,11 +491,7 @@ impl ScrapeLoop {
 fn series_key(job: &JobContext, target: &Target, text: &str) -> Result<Option<SeriesKey>, String> {
     let mut labels = parse_series(text)?.into_vec();
     if job.honor_labels {
-        for l in target.labels.iter() {
-            if labelset::get(&labels, &l.name).is_empty() {
-                labelset::set(&mut labels, &l.name, &l.value);
-            }
-        }
+        labelset::set_missing(&mut labels, target.labels.iter());
     } else {
         for l in target.labels.iter() {
             let existing = labelset::get(&labels, &l.name).to_string();
@@ -546,35 +536,16 @@ fn series_key(job: &JobContext, target: &Target, text: &str) -> Result<Option<Se
             ));
         }
     }
-    for l in &job.external_labels {
-        if labelset::get(&labels, &l.name).is_empty() {
-            labelset::set(&mut labels, &l.name, &l.value);
-        }
-    }
+    labelset::set_missing(&mut labels, &job.external_labels);
     Ok(Some(SeriesKey::from_sorted(&labels)))
 }
 
 fn collect_metadata(entries: &[Entry<'_>]) -> MetricMetadataMap {
     let mut map = MetricMetadataMap::new();
     for e in entries {
-        match *e {
-            Entry::Help { metric, text } => {
-                map.entry(metric.to_string()).or_default().help = text.to_string();
-            }
-            Entry::Type { metric, kind } => {
-                map.entry(metric.to_string()).or_default().kind = kind.as_str().to_string();
-            }
-            Entry::Unit { metric, unit } => {
-                map.entry(metric.to_string()).or_default().unit = unit.to_string();
-            }
-            Entry::Sample(_) => {}
-        }
+        e.record_metadata(&mut map);
     }
-    for m in map.values_mut() {
-        if m.kind.is_empty() {
-            m.kind = "unknown".into();
-        }
-    }
+    fill_unknown_kinds(&mut map);
     map
 }
 

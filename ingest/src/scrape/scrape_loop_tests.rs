@@ -78,19 +78,8 @@ impl Exporter {
 fn job(yaml: &str) -> Arc<JobContext> {
     let config = Config::parse(&format!("scrape_configs:\n- job_name: test\n{yaml}")).unwrap();
     let sc = &config.scrape_configs[0];
-    let settings = sc.settings(&config.global);
-    Arc::new(JobContext {
-        name: sc.job_name.clone(),
-        client: HttpClient::new(&sc.http, true).unwrap(),
-        accept: accept_header(&DEFAULT_SCRAPE_PROTOCOLS),
-        fallback: None,
-        honor_labels: sc.honor_labels,
-        honor_timestamps: sc.honor_timestamps,
-        track_timestamps_staleness: sc.track_timestamps_staleness,
-        metric_relabel: sc.metric_relabel_configs.clone(),
-        settings,
-        external_labels: labelset::from_pairs([("replica", "a")]),
-    })
+    let external = labelset::from_pairs([("replica", "a")]);
+    Arc::new(JobContext::new(sc, &sc.settings(&config.global), &external).unwrap())
 }
 
 fn target(url: &str) -> Target {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use strata_storage::{Label, Labels};
 
-use super::config::ScrapeConfig;
+use super::config::{PromDuration, ScrapeConfig};
 use super::discovery::{ADDRESS_LABEL, TargetGroup};
 use super::labelset;
 use super::relabel::relabel;
@@ -91,11 +91,6 @@ fn to_labels(l: &[Label]) -> Labels {
     Labels::from_pairs(l.iter().map(|l| (l.name.as_str(), l.value.as_str()))).unwrap_or_default()
 }
 
-fn format_secs(d: Duration) -> String {
-    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    strata_storage::duration::format_duration(ms)
-}
-
 /// One target: `lset` holds the discovered labels on entry (and keeps them).
 fn populate(
     config: &ScrapeConfig,
@@ -105,8 +100,8 @@ fn populate(
 ) -> Result<Option<Target>, String> {
     let defaults = [
         (JOB_LABEL, config.job_name.clone()),
-        (SCRAPE_INTERVAL_LABEL, format_secs(interval)),
-        (SCRAPE_TIMEOUT_LABEL, format_secs(timeout)),
+        (SCRAPE_INTERVAL_LABEL, PromDuration(interval).to_string()),
+        (SCRAPE_TIMEOUT_LABEL, PromDuration(timeout).to_string()),
         (METRICS_PATH_LABEL, config.metrics_path.clone()),
         (SCHEME_LABEL, config.scheme.clone()),
     ];
@@ -136,9 +131,9 @@ fn populate(
         return Err(format!("{address:?} is not a valid hostname"));
     }
     let parse = |name: &str| -> Result<Duration, String> {
-        let text = labelset::get(&labels, name);
-        strata_storage::duration::parse_duration(text)
-            .map(|ms| Duration::from_millis(ms as u64))
+        labelset::get(&labels, name)
+            .parse::<PromDuration>()
+            .map(|d| d.0)
             .map_err(|e| format!("error parsing {name} label: {e}"))
     };
     let interval = parse(SCRAPE_INTERVAL_LABEL)?;
@@ -152,8 +147,8 @@ fn populate(
     if timeout > interval {
         return Err(format!(
             "scrape timeout cannot be greater than scrape interval ({} > {})",
-            format_secs(timeout),
-            format_secs(interval)
+            PromDuration(timeout),
+            PromDuration(interval)
         ));
     }
     let scheme = labelset::get(&labels, SCHEME_LABEL);
