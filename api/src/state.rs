@@ -138,6 +138,13 @@ impl ApiState {
         Engine::new(self.store.clone(), options)
     }
 
+    /// How label lookups read the store (the engine's clock for the retention floor).
+    pub(crate) fn read_options(&self) -> strata_query::ReadOptions {
+        strata_query::ReadOptions {
+            now_ms: self.config.engine.clock.now_ms(),
+        }
+    }
+
     /// The store this server reads.
     pub fn store(&self) -> &Store {
         &self.store

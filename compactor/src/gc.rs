@@ -159,6 +159,10 @@ mod tests {
             format_version: 1,
             resolution_ms: 0,
             level: 1,
+            order: 0,
+            as_of: 0,
+            shard: None,
+            parents: Vec::new(),
         }
     }
 

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use rustc_hash::FxHashMap;
+use strata_storage::publish::{self, encode_and_upload};
 use strata_storage::{
     BlockMeta, EncodeOptions, Manifest, MetricMetadataMap, SeriesSamples, Transaction,
-    encode_block_with_options, upload_block,
 };
 
 use crate::error::IngestError;
@@ -365,28 +365,27 @@ impl WriteBuffer {
         let windows = tokio::task::spawn_blocking(move || cut_windows(series, width))
             .await
             .map_err(|e| IngestError::Internal(e.to_string()))?;
-        let metas: Vec<BlockMeta> = futures::stream::iter(windows.into_values())
+        let mut uploads = futures::stream::iter(windows.into_values())
             .map(|window| {
-                let (store, metadata) = (store.clone(), metadata.clone());
-                async move {
-                    let block = tokio::task::spawn_blocking(move || {
-                        let own = metadata_of(&window, &metadata);
-                        encode_block_with_options(window, &own, &EncodeOptions::fresh())
-                    })
-                    .await
-                    .map_err(|e| IngestError::Internal(e.to_string()))??;
-                    upload_block(&store, &block).await?;
-                    Ok::<_, IngestError>(block.meta)
-                }
+                let own = Arc::new(metadata_of(&window, &metadata));
+                encode_and_upload(&store, window, own, EncodeOptions::fresh())
             })
-            .buffer_unordered(4)
-            .try_collect()
-            .await?;
+            .buffer_unordered(4);
+        let mut metas: Vec<BlockMeta> = Vec::new();
+        let uploaded: Result<(), IngestError> = async {
+            while let Some(up) = uploads.try_next().await? {
+                metas.push(up.meta);
+            }
+            Ok(())
+        }
+        .await;
+        drop(uploads);
+        if let Err(e) = uploaded {
+            publish::discard(&store, &metas).await;
+            return Err(e);
+        }
         let blocks = metas.len();
-        let seq = self
-            .manifest
-            .commit(Transaction::add(metas, started))
-            .await?;
+        let seq = publish::commit(&self.manifest, Transaction::add(metas, started)).await?;
         Ok((blocks, seq.0))
     }
 

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use rustc_hash::FxHashMap;
+use strata_storage::publish::{self, encode_and_upload};
 use strata_storage::{
-    BlockMeta, Labels, Manifest, MetricMetadataMap, SeriesSamples, Transaction,
-    encode_block_with_metadata, upload_block,
+    BlockMeta, EncodeOptions, Labels, Manifest, MetricMetadataMap, SeriesSamples, Transaction,
 };
 
 use crate::error::IngestError;
@@ -247,23 +247,13 @@ pub async fn import_file(
     let metadata = Arc::new(metadata);
     let mut uploads = futures::stream::iter(windows.into_values())
         .map(|series| {
-            let store = store.clone();
-            let metadata = metadata.clone();
-            async move {
-                let block = tokio::task::spawn_blocking(move || {
-                    encode_block_with_metadata(series, &metadata)
-                })
-                .await
-                .map_err(|e| IngestError::Internal(e.to_string()))??;
-                upload_block(&store, &block).await?;
-                Ok::<_, IngestError>((block.meta, block.duplicates))
-            }
+            encode_and_upload(&store, series, metadata.clone(), EncodeOptions::default())
         })
         .buffer_unordered(options.concurrency.max(1));
     let outcome: Result<(), IngestError> = async {
-        while let Some((meta, dups)) = uploads.try_next().await? {
-            metas.push(meta);
-            duplicates += dups as u64;
+        while let Some(up) = uploads.try_next().await? {
+            metas.push(up.meta);
+            duplicates += up.duplicates as u64;
             done += 1;
             progress(ImportProgress::Writing {
                 done,
@@ -274,31 +264,15 @@ pub async fn import_file(
     }
     .await;
     drop(uploads);
-    let committed = match outcome {
-        Ok(()) => {
-            progress(ImportProgress::Committing);
-            manifest
-                .commit(Transaction::add(metas.clone(), upload_started))
-                .await
-                .map_err(IngestError::from)
-        }
-        Err(e) => Err(e),
-    };
-    let seq = match committed {
-        Ok(seq) => seq,
-        Err(e) => {
-            // Nothing was committed: delete what was uploaded (garbage collection would
-            // otherwise remove it as orphans after the grace period).
-            for m in &metas {
-                for p in [m.id.series_path(), m.id.samples_path()] {
-                    if let Err(del) = store.delete(&p).await {
-                        tracing::warn!("cleanup of {p}: {del}");
-                    }
-                }
-            }
-            return Err(e);
-        }
-    };
+    if let Err(e) = outcome {
+        // Nothing was committed: what was uploaded is invisible and can go now.
+        publish::discard(&store, &metas).await;
+        return Err(e);
+    }
+    progress(ImportProgress::Committing);
+    // On a commit whose outcome is unknown the uploads stay (garbage collection deletes them
+    // only if the commit did not land).
+    let seq = publish::commit(manifest, Transaction::add(metas.clone(), upload_started)).await?;
     Ok(ImportSummary {
         series: series_count,
         samples: metas.iter().map(|m| m.samples).sum(),

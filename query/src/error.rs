@@ -1,6 +1,7 @@
 //! The query crate's error type.
 
 use strata_storage::StorageError;
+use strata_storage::matcher::MatcherError;
 
 /// Errors of selection and evaluation. Messages follow Prometheus' where it has one.
 #[derive(Debug, thiserror::Error)]
@@ -31,4 +32,14 @@ pub enum QueryError {
     /// Reading the store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl From<MatcherError> for QueryError {
+    fn from(e: MatcherError) -> Self {
+        Self::InvalidRegex {
+            label: e.label,
+            regex: e.regex,
+            reason: e.reason,
+        }
+    }
 }

@@ -13,7 +13,10 @@
 
 mod engine;
 mod error;
-mod matcher;
+mod matcher {
+    //! Label matchers live in the storage crate (deletion requests store them).
+    pub(crate) use strata_storage::matcher::{MatchOp, Matcher};
+}
 pub mod parser;
 mod select;
 
@@ -23,5 +26,5 @@ pub use engine::{
 };
 pub use engine::{format_float, write_float};
 pub use error::QueryError;
-pub use matcher::{MatchOp, Matcher};
-pub use select::{SelectedSeries, Selection, find_series, select_series};
+pub use strata_storage::matcher::{MatchOp, Matcher};
+pub use select::{ReadOptions, SelectedSeries, Selection, find_series, select_series};

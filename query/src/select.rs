@@ -1,9 +1,18 @@
 //! Selecting series and their samples from the blocks of a snapshot.
+//!
+//! What a reader sees of a snapshot ([`ReadOptions`]): raw blocks only (aggregates never mix
+//! in); nothing older than the retention policy committed to the manifest allows (so answers
+//! never depend on whether the compactor removed expired blocks yet); nothing that a deletion
+//! request committed after a block's `as_of` covers; and of two samples at one timestamp, the
+//! one of the block with the higher commit precedence (`order`).
 
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
-use strata_storage::{BlockMeta, BlockReader, Labels, METRIC_NAME, SeriesEntry, Snapshot, Store};
+use strata_storage::{
+    BlockMeta, BlockReader, DeleteRequest, Labels, METRIC_NAME, RAW_RESOLUTION, SeriesEntry,
+    Snapshot, Store,
+};
 
 use crate::error::QueryError;
 use crate::matcher::Matcher;
@@ -22,6 +31,67 @@ pub struct Selection {
     pub end: i64,
     /// Most samples the selection may load; exceeding it is [`QueryError::TooManySamples`].
     pub max_samples: usize,
+    /// How the store is read.
+    pub read: ReadOptions,
+}
+
+/// How a reader sees the store.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The current time (ms): samples older than `now − retention` are invisible.
+    pub now_ms: i64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            now_ms: strata_storage::manifest::now_ms(),
+        }
+    }
+}
+
+/// The raw blocks of `snapshot` a read of `[start, end]` uses, in commit precedence (later
+/// wins), with the first visible timestamp (the retention floor) and the deletion requests
+/// that apply to each.
+fn blocks_to_read(
+    snapshot: &Snapshot,
+    start: i64,
+    end: i64,
+    read: &ReadOptions,
+) -> (i64, Vec<(BlockMeta, Vec<DeleteRequest>)>) {
+    let floor = snapshot.retention().floor(RAW_RESOLUTION, read.now_ms);
+    let start = start.max(floor);
+    if start > end {
+        return (start, Vec::new());
+    }
+    let mut blocks: Vec<(BlockMeta, Vec<DeleteRequest>)> = snapshot
+        .blocks_at(RAW_RESOLUTION, start, end)
+        .map(|b| {
+            let deletes = snapshot.deletes_for(b).into_iter().cloned().collect();
+            (b.clone(), deletes)
+        })
+        .collect();
+    blocks.sort_by_key(|(b, _)| b.precedence());
+    (start, blocks)
+}
+
+/// The deletion requests that concern series `s` within `[start, end]`; `None` when they
+/// delete all of it there.
+fn deletions_of<'a>(
+    s: &SeriesEntry,
+    deletes: &'a [DeleteRequest],
+    start: i64,
+    end: i64,
+) -> Option<Vec<&'a DeleteRequest>> {
+    let (lo, hi) = (s.min_time.max(start), s.max_time.min(end));
+    let mine: Vec<&DeleteRequest> = deletes
+        .iter()
+        .filter(|d| d.overlaps(lo, hi) && d.matches(&s.labels))
+        .collect();
+    if mine.iter().any(|d| d.covers(lo, hi)) {
+        return None;
+    }
+    Some(mine)
 }
 
 /// One selected series with its samples in time order (unique timestamps).
@@ -61,15 +131,25 @@ fn candidates<'a>(series: &'a [SeriesEntry], matchers: &[Matcher]) -> &'a [Serie
 async fn select_in_block(
     store: &Store,
     meta: BlockMeta,
+    deletes: &[DeleteRequest],
     sel: &Selection,
 ) -> Result<Vec<Found>, QueryError> {
     let reader = BlockReader::new(store.clone(), meta);
     // The series file carries the samples file's footer: a cold block costs two round trips.
     let series = reader.series().await?;
+    let mut deleted: BTreeMap<u32, Vec<&DeleteRequest>> = BTreeMap::new();
     let refs: Vec<u32> = candidates(&series, &sel.matchers)
         .iter()
         .filter(|s| s.min_time <= sel.end && s.max_time >= sel.start)
         .filter(|s| sel.matchers.iter().all(|m| m.matches_labels(&s.labels)))
+        .filter(|s| match deletions_of(s, deletes, sel.start, sel.end) {
+            None => false,
+            Some(d) if d.is_empty() => true,
+            Some(d) => {
+                deleted.insert(s.series_ref, d);
+                true
+            }
+        })
         .map(|s| s.series_ref)
         .collect();
     if refs.is_empty() {
@@ -91,15 +171,47 @@ async fn select_in_block(
             let lo = s.timestamps.partition_point(|&t| t < sel.start);
             let hi = s.timestamps.partition_point(|&t| t <= sel.end);
             let start_timestamps = s.start_timestamps.get(lo..hi).unwrap_or_default().to_vec();
-            Found {
+            let mut found = Found {
                 labels: series[s.series_ref as usize].labels.clone(),
                 timestamps: s.timestamps[lo..hi].to_vec(),
                 values: s.values[lo..hi].to_vec(),
                 start_timestamps,
+            };
+            if let Some(d) = deleted.get(&s.series_ref) {
+                found.drop_deleted(d);
             }
+            found
         })
         .filter(|f| !f.timestamps.is_empty())
         .collect())
+}
+
+impl Found {
+    /// Removes the samples that deletion requests cover.
+    fn drop_deleted(&mut self, deletes: &[&DeleteRequest]) {
+        let keep: Vec<bool> = self
+            .timestamps
+            .iter()
+            .map(|&t| !deletes.iter().any(|d| d.start <= t && t <= d.end))
+            .collect();
+        let mut i = 0;
+        self.timestamps.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let mut i = 0;
+        self.values.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        if !self.start_timestamps.is_empty() {
+            let mut i = 0;
+            self.start_timestamps.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+    }
 }
 
 /// The label sets of the series matching `matchers` with samples in `[start, end]`, sorted and
@@ -111,10 +223,11 @@ pub async fn find_series(
     matchers: &[Vec<Matcher>],
     start: i64,
     end: i64,
+    read: &ReadOptions,
 ) -> Result<Vec<Labels>, QueryError> {
-    let blocks: Vec<BlockMeta> = snapshot.blocks_overlapping(start, end).cloned().collect();
+    let (start, blocks) = blocks_to_read(snapshot, start, end, read);
     let per_block: Vec<Vec<Labels>> = futures::stream::iter(blocks)
-        .map(|meta| async move {
+        .map(|(meta, deletes)| async move {
             let reader = BlockReader::new(store.clone(), meta);
             let series = reader.series().await?;
             Ok::<_, QueryError>(
@@ -127,6 +240,7 @@ pub async fn find_series(
                                 .iter()
                                 .any(|ms| ms.iter().all(|m| m.matches_labels(&s.labels)))
                     })
+                    .filter(|s| deletions_of(s, &deletes, start, end).is_some())
                     .map(|s| s.labels.clone())
                     .collect(),
             )
@@ -142,19 +256,19 @@ pub async fn find_series(
 
 /// Selects the series matching `sel` from `snapshot`'s blocks, sorted by labels. Samples of a
 /// series found in several blocks are merged; where blocks overlap on a timestamp, the block
-/// committed later (larger id) wins.
+/// with the higher commit precedence (`order`, then id) wins.
 pub async fn select_series(
     store: &Store,
     snapshot: &Snapshot,
     sel: &Selection,
 ) -> Result<Vec<SelectedSeries>, QueryError> {
-    let mut blocks: Vec<BlockMeta> = snapshot
-        .blocks_overlapping(sel.start, sel.end)
-        .cloned()
-        .collect();
-    blocks.sort_by_key(|b| b.id);
+    let (start, blocks) = blocks_to_read(snapshot, sel.start, sel.end, &sel.read);
+    let sel = &Selection {
+        start,
+        ..sel.clone()
+    };
     let per_block: Vec<Vec<Found>> = futures::stream::iter(blocks)
-        .map(|meta| select_in_block(store, meta, sel))
+        .map(|(meta, deletes)| async move { select_in_block(store, meta, &deletes, sel).await })
         .buffered(BLOCK_CONCURRENCY)
         .try_collect()
         .await?;
@@ -296,6 +410,7 @@ mod tests {
             start: 10,
             end: 30,
             max_samples: 100,
+            read: ReadOptions::default(),
         };
         let got = select_series(&store, &snapshot, &sel).await.unwrap();
         assert_eq!(got.len(), 1);

@@ -69,6 +69,12 @@ pub enum StorageError {
     )]
     CommitTooLate { elapsed: Duration, limit: Duration },
 
+    /// A commit's PUT failed in a way that leaves open whether it landed. The blocks it adds
+    /// may be committed: nothing may delete their files (garbage collection checks
+    /// references before deleting uploads).
+    #[error("commit outcome unknown (the record may have landed): {0}")]
+    CommitOutcomeUnknown(Box<StorageError>),
+
     /// The manifest log kept changing under a reader or writer beyond the retry budget.
     #[error("manifest {what} did not settle after {attempts} attempts")]
     Unsettled { what: &'static str, attempts: u32 },

@@ -35,7 +35,8 @@ async fn series_in_range(
     let start = p.time("start", MIN_TIME)?;
     let end = p.time("end", MAX_TIME)?;
     let snapshot = state.snapshot().await?;
-    Ok(find_series(&state.store, &snapshot, &matchers, start, end).await?)
+    let read = state.read_options();
+    Ok(find_series(&state.store, &snapshot, &matchers, start, end, &read).await?)
 }
 
 /// Truncates to `limit` (0 = no limit), warning as Prometheus does.

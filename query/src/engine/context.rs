@@ -43,6 +43,8 @@ pub(crate) struct EvalContext {
     pub(crate) snapshot: std::sync::Arc<Snapshot>,
     pub(crate) max_samples: usize,
     pub(crate) deadline: Instant,
+    /// How the store is read (retention floor).
+    pub(crate) read: crate::select::ReadOptions,
     loaded: AtomicUsize,
     annotations: Mutex<Annotations>,
 }
@@ -53,12 +55,14 @@ impl EvalContext {
         snapshot: std::sync::Arc<Snapshot>,
         max_samples: usize,
         deadline: Instant,
+        read: crate::select::ReadOptions,
     ) -> Self {
         Self {
             store,
             snapshot,
             max_samples,
             deadline,
+            read,
             loaded: AtomicUsize::new(0),
             annotations: Mutex::new(Annotations::default()),
         }

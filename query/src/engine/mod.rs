@@ -41,6 +41,8 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Resolution of subqueries written without a step (`[5m:]`).
     pub default_subquery_step: Duration,
+    /// The clock that retention is measured against.
+    pub clock: strata_storage::clock::SharedClock,
 }
 
 impl Default for EngineOptions {
@@ -50,6 +52,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step: Duration::from_secs(60),
+            clock: strata_storage::clock::system(),
         }
     }
 }
@@ -230,6 +233,9 @@ impl Engine {
             snapshot,
             self.options.max_samples,
             deadline,
+            crate::select::ReadOptions {
+                now_ms: self.options.clock.now_ms(),
+            },
         ));
         let config = SessionConfig::new()
             .with_target_partitions(1)

@@ -18,8 +18,9 @@ pub use object_reader::ObjectFileReader;
 pub use reader::{BlockReader, SeriesEntry, SeriesSamplesRead};
 pub use schema::*;
 pub use writer::{
-    EncodeOptions, EncodedBlock, MetricMetadata, MetricMetadataMap, SeriesSamples, encode_block,
-    encode_block_with_metadata, encode_block_with_options, upload_block,
+    BlockWriter, EncodeOptions, EncodedBlock, MetricMetadata, MetricMetadataMap, SeriesSamples,
+    encode_block, encode_block_with_metadata, encode_block_with_options, series_order,
+    upload_block,
 };
 
 /// What the manifest records about a committed block.
@@ -44,16 +45,68 @@ pub struct BlockMeta {
     /// Sample resolution in ms: 0 for raw data, else the downsampling window.
     #[serde(default)]
     pub resolution_ms: i64,
-    /// Compaction level: 1 for blocks written by ingest or import.
+    /// Compaction level: 1 for blocks written by ingest or import, higher for the outputs of
+    /// the compactor (2 open-window rollups, 3 final window merges, 4 day merges).
     #[serde(default = "default_level")]
     pub level: u32,
+    /// Commit precedence (manifest v2): of two samples of a series with one timestamp in
+    /// different blocks, the block with the larger `order` wins (ties: the larger id). 0 in a
+    /// log record means "the seq of this record"; snapshots fill it in. A compaction output
+    /// carries the largest `order` of its inputs, so it never outranks a block committed after
+    /// them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub order: u64,
+    /// Deletion horizon (manifest v2): deletion requests committed at a seq greater than
+    /// `as_of` apply to this block; earlier ones are already applied to its files. 0 in a log
+    /// record means "the seq of this record".
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub as_of: u64,
+    /// Series shard of a compaction output: the block holds the series whose
+    /// `series_hash % count == index`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// Lineage: the blocks this one was compacted from (empty for ingest blocks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<BlockId>,
+}
+
+/// A series shard of a compaction output (see [`BlockMeta::shard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether a series with `series_hash` belongs to this shard.
+    pub fn holds(&self, series_hash: u64) -> bool {
+        self.count <= 1 || series_hash % u64::from(self.count) == u64::from(self.index)
+    }
 }
 
 fn default_level() -> u32 {
     1
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// Resolution of raw (not downsampled) blocks.
+pub const RAW_RESOLUTION: i64 = 0;
+
 impl BlockMeta {
+    /// True for blocks of raw samples (not downsampled aggregates): the only blocks that raw
+    /// readers may use.
+    pub fn is_raw(&self) -> bool {
+        self.resolution_ms == RAW_RESOLUTION
+    }
+
+    /// Precedence key: larger wins on equal timestamps.
+    pub fn precedence(&self) -> (u64, BlockId) {
+        (self.order, self.id)
+    }
+
     /// Bytes of both files.
     pub fn bytes(&self) -> u64 {
         self.series_bytes + self.samples_bytes

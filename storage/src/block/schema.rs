@@ -190,12 +190,9 @@ pub fn series_properties(
 
 /// Writer settings of `samples.parquet`, chosen by measurement (see `docs/format.md`): no
 /// dictionaries, delta-packed integers, byte-stream-split floats.
-pub fn samples_properties(
-    block_id: &str,
-    min_time: i64,
-    max_time: i64,
-    zstd_level: i32,
-) -> WriterProperties {
+/// The block's time range is not known before its last sample: it is appended to the
+/// key-value metadata when the file is closed (see `BlockWriter::finish`).
+pub fn samples_properties(block_id: &str, zstd_level: i32) -> WriterProperties {
     let delta = [
         COL_SERIES_REF,
         COL_TIMESTAMP,
@@ -210,7 +207,11 @@ pub fn samples_properties(
             Encoding::BYTE_STREAM_SPLIT,
         )
         .set_sorting_columns(Some(vec![sorted(0), sorted(1)]))
-        .set_key_value_metadata(Some(metadata(KIND_SAMPLES, block_id, min_time, max_time)));
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(META_FORMAT_VERSION.into(), BLOCK_FORMAT_VERSION.to_string()),
+            KeyValue::new(META_KIND.into(), KIND_SAMPLES.to_string()),
+            KeyValue::new(META_BLOCK_ID.into(), block_id.to_string()),
+        ]));
     for col in delta {
         b = b.set_column_encoding(ColumnPath::from(col), Encoding::DELTA_BINARY_PACKED);
     }

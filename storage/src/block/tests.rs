@@ -170,7 +170,7 @@ async fn version_1_samples_files_without_start_timestamps_are_read() {
         .cloned()
         .collect();
     let v1_schema = std::sync::Arc::new(arrow_schema::Schema::new(v1_fields));
-    let props = samples_properties(&block.meta.id.to_string(), 10, 20, ARCHIVE_ZSTD_LEVEL);
+    let props = samples_properties(&block.meta.id.to_string(), ARCHIVE_ZSTD_LEVEL);
     let mut writer = ArrowWriter::try_new(Vec::new(), v1_schema.clone(), Some(props)).unwrap();
     for batch in reader {
         let batch = batch.unwrap();

@@ -1,4 +1,5 @@
-//! Encoding a block's two Parquet files and uploading them.
+//! Encoding a block's two Parquet files and uploading them: [`BlockWriter`] streams series in
+//! block order into both files; [`encode_block_with_options`] sorts a whole window first.
 
 use std::sync::Arc;
 
@@ -105,6 +106,12 @@ fn sort_key(l: &Labels) -> (Option<&str>, Option<&str>, Option<&str>, &Labels) {
     (l.metric_name(), l.get(COL_JOB), l.get(COL_INSTANCE), l)
 }
 
+/// Compares two label sets in block order (the order of `series.parquet` rows): writers that
+/// stream series into a [`BlockWriter`] must hand them over in this order.
+pub fn series_order(a: &Labels, b: &Labels) -> std::cmp::Ordering {
+    sort_key(a).cmp(&sort_key(b))
+}
+
 /// Encodes series into a new block. Samples need not be sorted; series without samples are
 /// skipped. Fails on an empty input.
 pub fn encode_block(series: Vec<SeriesSamples>) -> Result<EncodedBlock> {
@@ -144,83 +151,99 @@ impl EncodeOptions {
     }
 }
 
-/// [`encode_block_with_metadata`] with explicit encoding settings.
+/// [`encode_block_with_metadata`] with explicit encoding settings: sorts the series into block
+/// order and streams them through a [`BlockWriter`].
 pub fn encode_block_with_options(
     mut series: Vec<SeriesSamples>,
     metric_metadata: &MetricMetadataMap,
     options: &EncodeOptions,
 ) -> Result<EncodedBlock> {
-    let zstd_level = options.zstd_level;
-    let duplicates = series.iter_mut().map(SeriesSamples::normalize).sum();
-    series.retain(|s| !s.timestamps.is_empty());
-    if series.is_empty() {
-        return Err(StorageError::InvalidArgument(
-            "cannot encode an empty block".into(),
-        ));
+    series.sort_by(|a, b| series_order(&a.labels, &b.labels));
+    let mut writer = BlockWriter::new(options)?;
+    writer.set_metric_metadata(metric_metadata.clone());
+    for s in series {
+        writer.push(s)?;
     }
-    series.sort_by(|a, b| sort_key(&a.labels).cmp(&sort_key(&b.labels)));
-    let min_time = series
-        .iter()
-        .map(|s| s.timestamps[0])
-        .min()
-        .unwrap_or_default();
-    let max_time = series
-        .iter()
-        .filter_map(|s| s.timestamps.last().copied())
-        .max()
-        .unwrap_or_default();
-    let id = BlockId::new();
-    let id_str = id.to_string();
-    let scales: Vec<Option<u8>> = series
-        .iter()
-        .map(|s| values::choose_scale(&s.values))
-        .collect();
+    writer.finish()
+}
 
-    // The samples file first: the series file embeds its tail.
-    let (samples_file, samples_metadata) =
-        write_samples(&series, &scales, &id_str, (min_time, max_time), zstd_level)?;
-    let mut extra: Vec<(String, String)> = Vec::new();
-    if !metric_metadata.is_empty() {
-        let json = serde_json::to_string(metric_metadata).map_err(|e| StorageError::Json {
-            path: SERIES_FILE.into(),
-            source: e,
+/// The series-file columns of the series written so far.
+struct SeriesColumns {
+    refs: UInt32Builder,
+    hashes: UInt64Builder,
+    dedicated: [StringBuilder; 3],
+    others: MapBuilder<StringBuilder, StringBuilder>,
+    mins: Int64Builder,
+    maxs: Int64Builder,
+    counts: UInt32Builder,
+    scales: UInt8Builder,
+}
+
+impl SeriesColumns {
+    fn new() -> Self {
+        let names = MapFieldNames {
+            entry: MAP_ENTRIES.into(),
+            key: MAP_KEY.into(),
+            value: MAP_VALUE.into(),
+        };
+        Self {
+            refs: UInt32Builder::new(),
+            hashes: UInt64Builder::new(),
+            dedicated: Default::default(),
+            others: MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new())
+                .with_values_field(Field::new(MAP_VALUE, DataType::Utf8, false)),
+            mins: Int64Builder::new(),
+            maxs: Int64Builder::new(),
+            counts: UInt32Builder::new(),
+            scales: UInt8Builder::new(),
+        }
+    }
+
+    fn push(&mut self, series_ref: u32, s: &SeriesSamples, scale: Option<u8>) -> Result<()> {
+        let count = u32::try_from(s.timestamps.len()).map_err(|_| {
+            StorageError::InvalidArgument(format!("series {} has over 2^32 samples", s.labels))
         })?;
-        extra.push((META_METRIC_METADATA.into(), json));
+        self.refs.append_value(series_ref);
+        self.hashes.append_value(s.labels.stable_hash());
+        for (builder, name) in self.dedicated.iter_mut().zip(DEDICATED_LABELS) {
+            builder.append_option(s.labels.get(name));
+        }
+        for l in s
+            .labels
+            .iter()
+            .filter(|l| !DEDICATED_LABELS.contains(&l.name.as_str()))
+        {
+            self.others.keys().append_value(&l.name);
+            self.others.values().append_value(&l.value);
+        }
+        self.others
+            .append(true)
+            .map_err(|e| StorageError::arrow("series labels", e))?;
+        self.mins.append_value(s.timestamps[0]);
+        self.maxs.append_value(s.timestamps[s.timestamps.len() - 1]);
+        self.counts.append_value(count);
+        self.scales.append_option(scale);
+        Ok(())
     }
-    if let Some((offset, tail)) = samples_tail(&samples_file, &samples_metadata)? {
-        use base64::Engine as _;
-        extra.push((META_SAMPLES_TAIL_OFFSET.into(), offset.to_string()));
-        extra.push((
-            META_SAMPLES_TAIL.into(),
-            base64::engine::general_purpose::STANDARD.encode(tail),
-        ));
+
+    fn finish(mut self) -> Result<RecordBatch> {
+        debug_assert_eq!(METRIC_NAME, COL_NAME);
+        let [mut name, mut job, mut instance] = self.dedicated;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.refs.finish()),
+            Arc::new(self.hashes.finish()),
+            Arc::new(name.finish()),
+            Arc::new(job.finish()),
+            Arc::new(instance.finish()),
+            Arc::new(self.others.finish()),
+            Arc::new(self.mins.finish()),
+            Arc::new(self.maxs.finish()),
+            Arc::new(self.counts.finish()),
+            Arc::new(self.scales.finish()),
+        ];
+        RecordBatch::try_new(series_schema(), columns)
+            .map_err(|e| StorageError::arrow("series batch", e))
     }
-    let series_file = write_series(
-        &series,
-        &scales,
-        &id_str,
-        (min_time, max_time),
-        extra,
-        zstd_level,
-    )?;
-    let meta = BlockMeta {
-        id,
-        min_time,
-        max_time,
-        series: series.len() as u64,
-        samples: series.iter().map(|s| s.timestamps.len() as u64).sum(),
-        series_bytes: series_file.len() as u64,
-        samples_bytes: samples_file.len() as u64,
-        format_version: BLOCK_FORMAT_VERSION,
-        resolution_ms: 0,
-        level: 1,
-    };
-    Ok(EncodedBlock {
-        meta,
-        series_file,
-        samples_file,
-        duplicates,
-    })
 }
 
 fn new_writer<W: std::io::Write + Send>(
@@ -232,88 +255,241 @@ fn new_writer<W: std::io::Write + Send>(
     ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| StorageError::parquet(name, e))
 }
 
-fn finish_writer(writer: ArrowWriter<Vec<u8>>, name: &'static str) -> Result<Bytes> {
-    let buf = writer
-        .into_inner()
-        .map_err(|e| StorageError::parquet(name, e))?;
-    Ok(Bytes::from(buf))
+/// Writes one block series by series, in block order ([`series_order`]), holding in memory
+/// only the series rows, the current row group of the samples file, and the samples-file
+/// bytes not yet taken with [`BlockWriter::take_samples_bytes`]. Import and the write buffer
+/// hand it a whole window at once ([`encode_block_with_options`]); the compactor streams
+/// merged series through it and uploads the samples file in parts as it grows, so that merging
+/// a large window never holds the window in memory.
+pub struct BlockWriter {
+    id: BlockId,
+    zstd_level: i32,
+    samples: ArrowWriter<Vec<u8>>,
+    /// Bytes of the samples file already handed out.
+    taken: usize,
+    cols: SampleColumns,
+    rows_in_group: usize,
+    series: SeriesColumns,
+    /// The last series written, for the order check.
+    last: Option<Labels>,
+    series_count: u32,
+    sample_count: u64,
+    min_time: i64,
+    max_time: i64,
+    duplicates: usize,
+    metric_metadata: MetricMetadataMap,
 }
 
-fn write_series(
-    series: &[SeriesSamples],
-    scales: &[Option<u8>],
-    id: &str,
-    (min_time, max_time): (i64, i64),
-    extra: Vec<(String, String)>,
-    zstd_level: i32,
-) -> Result<Bytes> {
-    let n = series.len();
-    let mut refs = UInt32Builder::with_capacity(n);
-    let mut hashes = UInt64Builder::with_capacity(n);
-    let mut dedicated: [StringBuilder; 3] = Default::default();
-    let names = MapFieldNames {
-        entry: MAP_ENTRIES.into(),
-        key: MAP_KEY.into(),
-        value: MAP_VALUE.into(),
-    };
-    let mut others = MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new())
-        .with_values_field(Field::new(MAP_VALUE, DataType::Utf8, false));
-    let mut mins = Int64Builder::with_capacity(n);
-    let mut maxs = Int64Builder::with_capacity(n);
-    let mut counts = UInt32Builder::with_capacity(n);
-    let mut scale_col = UInt8Builder::with_capacity(n);
-    for (i, (s, scale)) in series.iter().zip(scales).enumerate() {
-        refs.append_value(i as u32);
-        hashes.append_value(s.labels.stable_hash());
-        for (builder, name) in dedicated.iter_mut().zip(DEDICATED_LABELS) {
-            builder.append_option(s.labels.get(name));
-        }
-        for l in s
-            .labels
-            .iter()
-            .filter(|l| !DEDICATED_LABELS.contains(&l.name.as_str()))
-        {
-            others.keys().append_value(&l.name);
-            others.values().append_value(&l.value);
-        }
-        others
-            .append(true)
-            .map_err(|e| StorageError::arrow("series labels", e))?;
-        mins.append_value(s.timestamps[0]);
-        maxs.append_value(s.timestamps[s.timestamps.len() - 1]);
-        let count = u32::try_from(s.timestamps.len()).map_err(|_| {
-            StorageError::InvalidArgument(format!("series {} has over 2^32 samples", s.labels))
-        })?;
-        counts.append_value(count);
-        scale_col.append_option(*scale);
+impl std::fmt::Debug for BlockWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockWriter")
+            .field("id", &self.id)
+            .field("series", &self.series_count)
+            .field("samples", &self.sample_count)
+            .finish()
     }
-    debug_assert_eq!(METRIC_NAME, COL_NAME);
-    let [mut name, mut job, mut instance] = dedicated;
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(refs.finish()),
-        Arc::new(hashes.finish()),
-        Arc::new(name.finish()),
-        Arc::new(job.finish()),
-        Arc::new(instance.finish()),
-        Arc::new(others.finish()),
-        Arc::new(mins.finish()),
-        Arc::new(maxs.finish()),
-        Arc::new(counts.finish()),
-        Arc::new(scale_col.finish()),
-    ];
-    let schema = series_schema();
-    let batch = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|e| StorageError::arrow("series batch", e))?;
-    let mut writer = new_writer(
-        Vec::new(),
-        schema,
-        series_properties(id, min_time, max_time, extra, zstd_level),
-        SERIES_FILE,
-    )?;
-    writer
-        .write(&batch)
-        .map_err(|e| StorageError::parquet(SERIES_FILE, e))?;
-    finish_writer(writer, SERIES_FILE)
+}
+
+impl BlockWriter {
+    /// A writer for a new block with a fresh id.
+    pub fn new(options: &EncodeOptions) -> Result<Self> {
+        let id = BlockId::new();
+        let props = samples_properties(&id.to_string(), options.zstd_level);
+        Ok(Self {
+            id,
+            zstd_level: options.zstd_level,
+            samples: new_writer(Vec::new(), samples_schema(), props, SAMPLES_FILE)?,
+            taken: 0,
+            cols: SampleColumns::new(),
+            rows_in_group: 0,
+            series: SeriesColumns::new(),
+            last: None,
+            series_count: 0,
+            sample_count: 0,
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+            duplicates: 0,
+            metric_metadata: MetricMetadataMap::new(),
+        })
+    }
+
+    /// The id of the block being written.
+    pub fn id(&self) -> BlockId {
+        self.id
+    }
+
+    /// Samples written so far.
+    pub fn samples(&self) -> u64 {
+        self.sample_count
+    }
+
+    /// Series written so far.
+    pub fn series(&self) -> u32 {
+        self.series_count
+    }
+
+    /// Metric metadata (HELP, TYPE, UNIT by family) to record in the series file.
+    pub fn set_metric_metadata(&mut self, metadata: MetricMetadataMap) {
+        self.metric_metadata = metadata;
+    }
+
+    /// Appends one series. Its samples need not be sorted (of several samples with one
+    /// timestamp the last one wins); a series without samples is skipped. Series must come in
+    /// strictly increasing block order.
+    pub fn push(&mut self, mut s: SeriesSamples) -> Result<()> {
+        self.duplicates += s.normalize();
+        if s.timestamps.is_empty() {
+            return Ok(());
+        }
+        if let Some(last) = &self.last
+            && series_order(last, &s.labels) != std::cmp::Ordering::Less
+        {
+            return Err(StorageError::InvalidArgument(format!(
+                "series {} written out of block order (after {last})",
+                s.labels
+            )));
+        }
+        let err = |e| StorageError::parquet(SAMPLES_FILE, e);
+        let series_ref = self.series_count;
+        let scale = values::choose_scale(&s.values);
+        self.series.push(series_ref, &s, scale)?;
+        for (k, (&t, &v)) in s.timestamps.iter().zip(&s.values).enumerate() {
+            let cols = &mut self.cols;
+            cols.refs.append_value(series_ref);
+            cols.ts.append_value(t);
+            match s.start_timestamps.get(k) {
+                Some(&st) if st != 0 => cols.starts.append_value(st),
+                _ => cols.starts.append_null(),
+            }
+            match scale.and_then(|k| values::encode(v, k)) {
+                Some(m) => {
+                    cols.ints.append_value(m);
+                    cols.floats.append_null();
+                }
+                None => {
+                    cols.ints.append_null();
+                    cols.floats.append_value(v);
+                }
+            }
+            cols.rows += 1;
+            if cols.rows == BATCH_ROWS {
+                self.samples.write(&cols.finish()?).map_err(err)?;
+            }
+        }
+        self.rows_in_group += s.timestamps.len();
+        if self.rows_in_group >= ROW_GROUP_ROWS {
+            // Cut row groups at series boundaries.
+            if self.cols.rows > 0 {
+                self.samples.write(&self.cols.finish()?).map_err(err)?;
+            }
+            self.samples.flush().map_err(err)?;
+            self.rows_in_group = 0;
+        }
+        self.series_count = self
+            .series_count
+            .checked_add(1)
+            .ok_or_else(|| StorageError::InvalidArgument("over 2^32 series in a block".into()))?;
+        self.sample_count += s.timestamps.len() as u64;
+        self.min_time = self.min_time.min(s.timestamps[0]);
+        self.max_time = self.max_time.max(s.timestamps[s.timestamps.len() - 1]);
+        self.last = Some(s.labels);
+        Ok(())
+    }
+
+    /// The bytes of the samples file written since the last call: its next part, in order.
+    /// Whoever takes them uploads them (the compactor, as parts of a multipart upload).
+    pub fn take_samples_bytes(&mut self) -> Bytes {
+        let part = std::mem::take(self.samples.inner_mut());
+        self.taken += part.len();
+        Bytes::from(part)
+    }
+
+    /// Bytes of the samples file not yet taken.
+    pub fn pending_samples_bytes(&self) -> usize {
+        self.samples.inner().len()
+    }
+
+    /// Closes the block: the samples file's last bytes (everything not yet taken) and the
+    /// series file, which embeds the samples file's tail. Fails when no sample was written.
+    pub fn finish(mut self) -> Result<EncodedBlock> {
+        if self.sample_count == 0 {
+            return Err(StorageError::InvalidArgument(
+                "cannot encode an empty block".into(),
+            ));
+        }
+        let err = |e| StorageError::parquet(SAMPLES_FILE, e);
+        if self.cols.rows > 0 {
+            self.samples.write(&self.cols.finish()?).map_err(err)?;
+        }
+        let (min_time, max_time) = (self.min_time, self.max_time);
+        for (k, v) in [(META_MIN_TIME, min_time), (META_MAX_TIME, max_time)] {
+            self.samples
+                .append_key_value_metadata(parquet::file::metadata::KeyValue::new(
+                    k.into(),
+                    v.to_string(),
+                ));
+        }
+        // The written footer's metadata tells where the page index starts (see `samples_tail`).
+        let samples_metadata = self.samples.finish().map_err(err)?;
+        let rest = Bytes::from(self.samples.into_inner().map_err(err)?);
+        let samples_len = self.taken + rest.len();
+
+        let mut extra: Vec<(String, String)> = Vec::new();
+        if !self.metric_metadata.is_empty() {
+            let json =
+                serde_json::to_string(&self.metric_metadata).map_err(|e| StorageError::Json {
+                    path: SERIES_FILE.into(),
+                    source: e,
+                })?;
+            extra.push((META_METRIC_METADATA.into(), json));
+        }
+        if let Some((offset, tail)) = samples_tail(&rest, self.taken, &samples_metadata)? {
+            use base64::Engine as _;
+            extra.push((META_SAMPLES_TAIL_OFFSET.into(), offset.to_string()));
+            extra.push((
+                META_SAMPLES_TAIL.into(),
+                base64::engine::general_purpose::STANDARD.encode(tail),
+            ));
+        }
+        let id_str = self.id.to_string();
+        let batch = self.series.finish()?;
+        let mut writer = new_writer(
+            Vec::new(),
+            series_schema(),
+            series_properties(&id_str, min_time, max_time, extra, self.zstd_level),
+            SERIES_FILE,
+        )?;
+        writer
+            .write(&batch)
+            .map_err(|e| StorageError::parquet(SERIES_FILE, e))?;
+        let series_file = Bytes::from(
+            writer
+                .into_inner()
+                .map_err(|e| StorageError::parquet(SERIES_FILE, e))?,
+        );
+        let meta = BlockMeta {
+            id: self.id,
+            min_time,
+            max_time,
+            series: u64::from(self.series_count),
+            samples: self.sample_count,
+            series_bytes: series_file.len() as u64,
+            samples_bytes: samples_len as u64,
+            format_version: BLOCK_FORMAT_VERSION,
+            resolution_ms: super::RAW_RESOLUTION,
+            level: 1,
+            order: 0,
+            as_of: 0,
+            shard: None,
+            parents: Vec::new(),
+        };
+        Ok(EncodedBlock {
+            meta,
+            series_file,
+            samples_file: rest,
+            duplicates: self.duplicates,
+        })
+    }
 }
 
 struct SampleColumns {
@@ -351,70 +527,21 @@ impl SampleColumns {
     }
 }
 
-fn write_samples(
-    series: &[SeriesSamples],
-    scales: &[Option<u8>],
-    id: &str,
-    (min_time, max_time): (i64, i64),
-    zstd_level: i32,
-) -> Result<(Bytes, ParquetMetaData)> {
-    let err = |e| StorageError::parquet(SAMPLES_FILE, e);
-    let props = samples_properties(id, min_time, max_time, zstd_level);
-    let mut buf = Vec::new();
-    let mut writer = new_writer(&mut buf, samples_schema(), props, SAMPLES_FILE)?;
-    let mut cols = SampleColumns::new();
-    let mut rows_in_group = 0usize;
-    for (i, (s, scale)) in series.iter().zip(scales).enumerate() {
-        for (k, (&t, &v)) in s.timestamps.iter().zip(&s.values).enumerate() {
-            cols.refs.append_value(i as u32);
-            cols.ts.append_value(t);
-            match s.start_timestamps.get(k) {
-                Some(&st) if st != 0 => cols.starts.append_value(st),
-                _ => cols.starts.append_null(),
-            }
-            match scale.and_then(|k| values::encode(v, k)) {
-                Some(m) => {
-                    cols.ints.append_value(m);
-                    cols.floats.append_null();
-                }
-                None => {
-                    cols.ints.append_null();
-                    cols.floats.append_value(v);
-                }
-            }
-            cols.rows += 1;
-            if cols.rows == BATCH_ROWS {
-                writer.write(&cols.finish()?).map_err(err)?;
-            }
-        }
-        rows_in_group += s.timestamps.len();
-        if rows_in_group >= ROW_GROUP_ROWS {
-            // Cut row groups at series boundaries.
-            if cols.rows > 0 {
-                writer.write(&cols.finish()?).map_err(err)?;
-            }
-            writer.flush().map_err(err)?;
-            rows_in_group = 0;
-        }
-    }
-    if cols.rows > 0 {
-        writer.write(&cols.finish()?).map_err(err)?;
-    }
-    // The written footer's metadata tells where the page index starts (see `samples_tail`).
-    let metadata = writer.close().map_err(err)?;
-    Ok((Bytes::from(buf), metadata))
-}
-
 /// The tail of a Parquet file that holds its page index and footer: `(offset, bytes)`, or
-/// `None` when it is larger than [`SAMPLES_TAIL_LIMIT`].
-fn samples_tail(file: &Bytes, md: &ParquetMetaData) -> Result<Option<(u64, Bytes)>> {
-    let len = file.len();
-    let footer_len = file
+/// `None` when it is larger than [`SAMPLES_TAIL_LIMIT`] or starts before `last`, the file's
+/// last part (which begins at byte `last_offset`).
+fn samples_tail(
+    last: &Bytes,
+    last_offset: usize,
+    md: &ParquetMetaData,
+) -> Result<Option<(u64, Bytes)>> {
+    let len = last.len();
+    let footer_len = last
         .get(len.saturating_sub(8)..len.saturating_sub(4))
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
         .map(u32::from_le_bytes)
         .ok_or_else(|| StorageError::corrupt(SAMPLES_FILE, "no Parquet footer"))?;
-    let mut start = len.saturating_sub(8 + footer_len as usize) as u64;
+    let mut start = (last_offset + len).saturating_sub(8 + footer_len as usize) as u64;
     for rg in md.row_groups() {
         for c in rg.columns() {
             for offset in [c.column_index_offset(), c.offset_index_offset()]
@@ -425,7 +552,10 @@ fn samples_tail(file: &Bytes, md: &ParquetMetaData) -> Result<Option<(u64, Bytes
             }
         }
     }
-    let tail = file.slice(start as usize..);
+    let Some(within) = (start as usize).checked_sub(last_offset) else {
+        return Ok(None);
+    };
+    let tail = last.slice(within..);
     Ok((tail.len() <= SAMPLES_TAIL_LIMIT).then_some((start, tail)))
 }
 

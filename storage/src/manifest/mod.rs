@@ -25,7 +25,10 @@ use object_store::path::Path;
 use tokio::sync::Mutex;
 use ulid::Ulid;
 
-pub use record::{Checkpoint, LogRecord, MANIFEST_FORMAT_VERSION, Tombstone, now_ms};
+pub use record::{
+    Checkpoint, DeleteRequest, LogRecord, MANIFEST_FORMAT_VERSION, Quarantine, RetentionPolicy,
+    Tombstone, now_ms,
+};
 pub use snapshot::Snapshot;
 
 use crate::block::BlockMeta;
@@ -52,6 +55,11 @@ pub struct Transaction {
     add: Vec<BlockMeta>,
     remove: Vec<BlockId>,
     purge: Vec<BlockId>,
+    delete: Option<DeleteRequest>,
+    retire_deletes: Vec<u64>,
+    quarantine: Vec<Quarantine>,
+    release: Vec<BlockId>,
+    retention: Option<RetentionPolicy>,
     started: Instant,
 }
 
@@ -64,8 +72,53 @@ impl Transaction {
             add: blocks,
             remove: Vec::new(),
             purge: Vec::new(),
+            delete: None,
+            retire_deletes: Vec::new(),
+            quarantine: Vec::new(),
+            release: Vec::new(),
+            retention: None,
             started: upload_started,
         }
+    }
+
+    /// A transaction that changes no block (deletion requests, quarantine, settings).
+    pub fn empty() -> Self {
+        Self::add(Vec::new(), Instant::now())
+    }
+
+    /// Commits a deletion request (in force from this transaction's seq on).
+    pub fn deleting(mut self, request: DeleteRequest) -> Self {
+        self.delete = Some(request);
+        self
+    }
+
+    /// Drops deletion requests (by seq) that no live block needs any more.
+    pub fn retiring_deletes(mut self, seqs: Vec<u64>) -> Self {
+        self.retire_deletes = seqs;
+        self
+    }
+
+    /// Quarantines blocks (the compactor skips them until released).
+    pub fn quarantining(mut self, blocks: Vec<Quarantine>) -> Self {
+        self.quarantine = blocks;
+        self
+    }
+
+    /// Releases quarantined blocks.
+    pub fn releasing(mut self, blocks: Vec<BlockId>) -> Self {
+        self.release = blocks;
+        self
+    }
+
+    /// Sets the retention policy.
+    pub fn with_retention(mut self, policy: RetentionPolicy) -> Self {
+        self.retention = Some(policy);
+        self
+    }
+
+    /// The blocks this transaction adds.
+    pub fn added(&self) -> &[BlockMeta] {
+        &self.add
     }
 
     /// Also removes `blocks`; the commit fails with [`StorageError::Conflict`] if any of them is
@@ -288,6 +341,11 @@ impl Manifest {
                 add: txn.add.clone(),
                 remove: txn.remove.clone(),
                 purge: txn.purge.clone(),
+                delete: txn.delete.clone(),
+                retire_deletes: txn.retire_deletes.clone(),
+                quarantine: txn.quarantine.clone(),
+                release: txn.release.clone(),
+                retention: txn.retention,
             };
             let body =
                 Bytes::from(
@@ -340,7 +398,8 @@ impl Manifest {
                     tracing::warn!(%seq, attempt, "retrying commit after error: {e}");
                     tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                 }
-                Err(e) => return Err(e),
+                // The PUT may have landed: callers must not delete what it commits.
+                Err(e) => return Err(StorageError::CommitOutcomeUnknown(Box::new(e))),
             }
         }
     }

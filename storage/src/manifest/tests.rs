@@ -15,6 +15,10 @@ fn meta(min_time: i64) -> BlockMeta {
         format_version: BLOCK_FORMAT_VERSION,
         resolution_ms: 0,
         level: 1,
+        order: 0,
+        as_of: 0,
+        shard: None,
+        parents: Vec::new(),
     }
 }
 

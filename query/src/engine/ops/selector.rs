@@ -60,6 +60,7 @@ pub(crate) async fn load(
         start,
         end,
         max_samples: ctx.remaining_samples(),
+        read: ctx.read.clone(),
     };
     let found = select_series(&ctx.store, &ctx.snapshot, &sel).await?;
     ctx.account(found.iter().map(|s| s.timestamps.len()).sum())?;

@@ -39,6 +39,7 @@ fn engine(store: &Store) -> Engine {
             max_samples: 10_000,
             timeout: Duration::from_secs(100),
             default_subquery_step: Duration::from_secs(60),
+            ..Default::default()
         },
     )
 }

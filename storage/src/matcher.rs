@@ -1,26 +1,93 @@
 //! Label matchers with Prometheus semantics: regular expressions are fully anchored and `.`
 //! matches newlines; an absent label matches as the empty string.
+//!
+//! They live in the storage crate because deletion requests are stored with their matchers
+//! (manifest v2, `docs/format.md`): queries, the series APIs and the compactor all evaluate
+//! the same ones. On the store a matcher is `{"name": …, "op": "=~", "value": …}`.
 
 use regex::Regex;
-use strata_storage::Labels;
+use serde::{Deserialize, Serialize};
 
-use crate::error::QueryError;
+use crate::labels::Labels;
+
+/// A matcher whose regular expression does not compile.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid regular expression {regex:?} for label {label:?}: {reason}")]
+pub struct MatcherError {
+    pub label: String,
+    pub regex: String,
+    pub reason: String,
+}
 
 /// The four matcher operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MatchOp {
     /// `=`
+    #[serde(rename = "=")]
     Equal,
     /// `!=`
+    #[serde(rename = "!=")]
     NotEqual,
     /// `=~`
+    #[serde(rename = "=~")]
     Regex,
     /// `!~`
+    #[serde(rename = "!~")]
     NotRegex,
 }
 
+impl MatchOp {
+    /// The operator as PromQL writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Equal => "=",
+            Self::NotEqual => "!=",
+            Self::Regex => "=~",
+            Self::NotRegex => "!~",
+        }
+    }
+}
+
+/// A matcher as stored: compiled on load.
+#[derive(Serialize, Deserialize)]
+struct MatcherSpec {
+    name: String,
+    op: MatchOp,
+    value: String,
+}
+
+impl TryFrom<MatcherSpec> for Matcher {
+    type Error = MatcherError;
+    fn try_from(s: MatcherSpec) -> Result<Self, MatcherError> {
+        Matcher::new(s.op, s.name, s.value)
+    }
+}
+
+impl From<Matcher> for MatcherSpec {
+    fn from(m: Matcher) -> Self {
+        Self {
+            name: m.name,
+            op: m.op,
+            value: m.value,
+        }
+    }
+}
+
+impl PartialEq for Matcher {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.op == other.op && self.value == other.value
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{:?}", self.name, self.op.as_str(), self.value)
+    }
+}
+
 /// One label matcher.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "MatcherSpec", into = "MatcherSpec")]
 pub struct Matcher {
     name: String,
     op: MatchOp,
@@ -34,12 +101,12 @@ impl Matcher {
         op: MatchOp,
         name: impl Into<String>,
         value: impl Into<String>,
-    ) -> Result<Self, QueryError> {
+    ) -> Result<Self, MatcherError> {
         let (name, value) = (name.into(), value.into());
         let regex = match op {
             MatchOp::Regex | MatchOp::NotRegex => {
                 Some(Regex::new(&format!("^(?s:{value})$")).map_err(|e| {
-                    QueryError::InvalidRegex {
+                    MatcherError {
                         label: name.clone(),
                         regex: value.clone(),
                         reason: e.to_string(),
@@ -120,6 +187,17 @@ mod tests {
         assert!(m(MatchOp::Regex, "a?").matches_labels(&labels));
         assert!(m(MatchOp::Regex, ".*").matches_empty());
         assert!(!m(MatchOp::Regex, ".+").matches_empty());
+    }
+
+    #[test]
+    fn stored_form_round_trips() {
+        let m = Matcher::new(MatchOp::Regex, "job", "a|b").unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, r#"{"name":"job","op":"=~","value":"a|b"}"#);
+        let back: Matcher = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+        assert!(back.matches("b"));
+        assert!(serde_json::from_str::<Matcher>(r#"{"name":"j","op":"=~","value":"("}"#).is_err());
     }
 
     #[test]
