@@ -37,6 +37,9 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Checkpoint the manifest and delete expired, removed and orphaned objects.
     Gc(cmd::gc::Args),
+    /// Merge flushed blocks, enforce retention, deduplicate HA replicas and remove deleted
+    /// data (once, or every --interval).
+    Compact(cmd::compact::Args),
     /// Evaluate a PromQL expression (instant, or range with --start/--end/--step).
     Query(cmd::query::Args),
     /// Run Strata: the Prometheus HTTP API over the store (the all-in-one process).
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             Command::Import(args) => cmd::import::run(&cli.store, args).await,
             Command::Inspect(args) => cmd::inspect::run(&cli.store, args).await,
             Command::Gc(args) => cmd::gc::run(&cli.store, args).await,
+            Command::Compact(args) => cmd::compact::run(&cli.store, args).await,
             Command::Query(args) => cmd::query::run(&cli.store, args).await,
             Command::Serve(args) => cmd::serve::run(&cli.store, args, "serve").await,
             Command::Scrape(args) => cmd::scrape::run(&cli.store, args).await,

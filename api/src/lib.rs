@@ -28,7 +28,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorType};
-pub use state::{ApiConfig, ApiState};
+pub use state::{ApiConfig, ApiState, ExtraMetrics};
 
 use handlers::{labels, query, scrape, status, write};
 

@@ -34,6 +34,16 @@ impl Default for ApiConfig {
 
 type Cached = Arc<RwLock<Option<(Instant, Arc<Snapshot>)>>>;
 
+/// Renders metric families in Prometheus' text format.
+#[derive(Clone)]
+pub struct ExtraMetrics(pub Arc<dyn Fn() -> String + Send + Sync>);
+
+impl std::fmt::Debug for ExtraMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExtraMetrics")
+    }
+}
+
 /// Shared server state.
 #[derive(Debug)]
 pub struct ApiState {
@@ -45,6 +55,8 @@ pub struct ApiState {
     pub(crate) writer: Option<Arc<strata_ingest::WriteBuffer>>,
     /// The scrape manager (`--config`), for `/api/v1/targets` and `/-/reload`.
     scraper: std::sync::OnceLock<Arc<strata_ingest::scrape::ScrapeManager>>,
+    /// More metrics for `/metrics` (the embedded compactor's).
+    extra_metrics: std::sync::OnceLock<ExtraMetrics>,
     manifest: Manifest,
     current: Cached,
     refresh: tokio::sync::Mutex<()>,
@@ -72,6 +84,7 @@ impl ApiState {
             started: Instant::now(),
             writer,
             scraper: std::sync::OnceLock::new(),
+            extra_metrics: std::sync::OnceLock::new(),
             manifest,
             current,
             refresh: tokio::sync::Mutex::new(()),
@@ -81,6 +94,15 @@ impl ApiState {
     /// Attaches the scrape manager (once).
     pub fn set_scraper(&self, scraper: Arc<strata_ingest::scrape::ScrapeManager>) {
         let _ = self.scraper.set(scraper);
+    }
+
+    /// Adds metric families to `/metrics` (once).
+    pub fn set_extra_metrics(&self, render: ExtraMetrics) {
+        let _ = self.extra_metrics.set(render);
+    }
+
+    pub(crate) fn extra_metrics(&self) -> Option<String> {
+        self.extra_metrics.get().map(|f| (f.0)())
     }
 
     pub(crate) fn scraper(&self) -> Option<&Arc<strata_ingest::scrape::ScrapeManager>> {

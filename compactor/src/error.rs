@@ -1,6 +1,6 @@
-//! The compactor's error type.
+//! The compactor's error types.
 
-use strata_storage::StorageError;
+use strata_storage::{BlockId, StorageError};
 
 /// Errors of compactor passes.
 #[derive(Debug, thiserror::Error)]
@@ -11,4 +11,49 @@ pub enum CompactorError {
     /// Reading or writing the store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Why one job failed (the pass goes on with the others).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// An input block could not be read.
+    #[error("block {block}: {source}")]
+    Input {
+        block: BlockId,
+        #[source]
+        source: StorageError,
+    },
+    /// An output read back differs from what was written.
+    #[error("output {block} failed verification: {reason}")]
+    Verify { block: BlockId, reason: String },
+    /// The pass's deadline passed before the job could commit.
+    #[error("deadline reached before the job could commit")]
+    Deadline,
+    /// Reading or writing the store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl JobError {
+    /// The input block this error shows to be unreadable, when the error is about its data
+    /// (not a passing failure of the store): such a block is quarantined at once.
+    pub(crate) fn bad_block(&self) -> Option<BlockId> {
+        match self {
+            Self::Input { block, source } => match source {
+                StorageError::Corrupt { .. }
+                | StorageError::Parquet { .. }
+                | StorageError::Arrow { .. }
+                | StorageError::UnsupportedVersion { .. }
+                | StorageError::InvalidLabels(_)
+                | StorageError::InvalidArgument(_) => Some(*block),
+                StorageError::ObjectStore { source, .. }
+                    if matches!(source, object_store::Error::NotFound { .. }) =>
+                {
+                    Some(*block)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }

@@ -246,9 +246,7 @@ pub async fn import_file(
     let mut duplicates = 0u64;
     let metadata = Arc::new(metadata);
     let mut uploads = futures::stream::iter(windows.into_values())
-        .map(|series| {
-            encode_and_upload(&store, series, metadata.clone(), EncodeOptions::default())
-        })
+        .map(|series| encode_and_upload(&store, series, metadata.clone(), EncodeOptions::default()))
         .buffer_unordered(options.concurrency.max(1));
     let outcome: Result<(), IngestError> = async {
         while let Some(up) = uploads.try_next().await? {

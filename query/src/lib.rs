@@ -26,5 +26,5 @@ pub use engine::{
 };
 pub use engine::{format_float, write_float};
 pub use error::QueryError;
-pub use strata_storage::matcher::{MatchOp, Matcher};
 pub use select::{ReadOptions, SelectedSeries, Selection, find_series, select_series};
+pub use strata_storage::matcher::{MatchOp, Matcher};

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
+use strata_storage::points::{Points, merge_by_precedence};
 use strata_storage::{
     BlockMeta, BlockReader, DeleteRequest, Labels, METRIC_NAME, RAW_RESOLUTION, SeriesEntry,
     Snapshot, Store,
@@ -292,72 +293,24 @@ pub async fn select_series(
         .collect())
 }
 
-/// Joins one series' parts from several blocks (given in commit order).
-fn merge_parts(labels: Labels, mut parts: Vec<Found>) -> SelectedSeries {
-    let has_st = parts.iter().any(|p| !p.start_timestamps.is_empty());
-    let fill_st = |p: &mut Found| {
-        if has_st && p.start_timestamps.is_empty() {
-            p.start_timestamps = vec![0; p.timestamps.len()];
-        }
-    };
-    if parts.len() == 1 {
-        let mut p = parts.remove(0);
-        fill_st(&mut p);
-        return SelectedSeries {
-            labels,
-            timestamps: p.timestamps,
-            values: p.values,
-            start_timestamps: p.start_timestamps,
-        };
-    }
-    let mut by_time: Vec<usize> = (0..parts.len()).collect();
-    by_time.sort_by_key(|&i| parts[i].timestamps[0]);
-    let disjoint = by_time.windows(2).all(|w| {
-        let (a, b) = (&parts[w[0]], &parts[w[1]]);
-        a.timestamps.last() < b.timestamps.first()
-    });
-    let total: usize = parts.iter().map(|p| p.timestamps.len()).sum();
-    let mut out = SelectedSeries {
+/// Joins one series' parts from several blocks (given in commit precedence).
+fn merge_parts(labels: Labels, parts: Vec<Found>) -> SelectedSeries {
+    let merged = merge_by_precedence(
+        parts
+            .into_iter()
+            .map(|p| Points {
+                timestamps: p.timestamps,
+                values: p.values,
+                start_timestamps: p.start_timestamps,
+            })
+            .collect(),
+    );
+    SelectedSeries {
         labels,
-        timestamps: Vec::with_capacity(total),
-        values: Vec::with_capacity(total),
-        start_timestamps: Vec::with_capacity(if has_st { total } else { 0 }),
-    };
-    if disjoint {
-        // The common case: consecutive blocks.
-        for i in by_time {
-            let p = &mut parts[i];
-            fill_st(p);
-            out.timestamps.extend_from_slice(&p.timestamps);
-            out.values.extend_from_slice(&p.values);
-            out.start_timestamps.extend_from_slice(&p.start_timestamps);
-        }
-        return out;
+        timestamps: merged.timestamps,
+        values: merged.values,
+        start_timestamps: merged.start_timestamps,
     }
-    // Overlapping blocks: a stable sort keeps commit order among equal timestamps, and the
-    // last of them (the later block's sample) wins.
-    let mut points: Vec<(i64, f64, i64)> = Vec::with_capacity(total);
-    for p in &parts {
-        points.extend(
-            p.timestamps
-                .iter()
-                .zip(&p.values)
-                .enumerate()
-                .map(|(i, (&t, &v))| (t, v, p.start_timestamps.get(i).copied().unwrap_or(0))),
-        );
-    }
-    points.sort_by_key(|p| p.0);
-    for (i, p) in points.iter().enumerate() {
-        if points.get(i + 1).is_some_and(|next| next.0 == p.0) {
-            continue;
-        }
-        out.timestamps.push(p.0);
-        out.values.push(p.1);
-        if has_st {
-            out.start_timestamps.push(p.2);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

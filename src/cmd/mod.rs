@@ -1,5 +1,6 @@
 //! Subcommands.
 
+pub(crate) mod compact;
 pub(crate) mod gc;
 pub(crate) mod import;
 pub(crate) mod inspect;

@@ -51,6 +51,16 @@ pub(crate) struct Args {
     /// `serve` only: scraping (`--config`, `--shard`, `--shards`).
     #[command(flatten)]
     scrape: super::scrape::ScrapeArgs,
+    /// `serve` only: do not run the compactor in this process (run `strata compact`
+    /// elsewhere, or nothing merges what is flushed).
+    #[arg(long)]
+    no_compact: bool,
+    /// `serve` only: how often the embedded compactor runs a pass.
+    #[arg(long = "compact.interval", default_value = "1m", value_parser = parse_duration)]
+    compact_interval: Duration,
+    /// `serve` only: compaction settings.
+    #[command(flatten)]
+    compact: super::compact::CompactArgs,
 }
 
 /// Parses sizes like `512MiB`, `2GiB`, `100MB`, `4096`.
@@ -148,6 +158,17 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         Err(e) => tracing::warn!(error = %e, "engine warm-up failed"),
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let compactor = (receives && !args.no_compact).then(|| {
+        let compactor = Arc::new(args.compact.compactor(&store, "serve-compactor"));
+        let stats = compactor.stats();
+        state.set_extra_metrics(strata_api::ExtraMetrics(Arc::new(move || {
+            stats.render(strata_storage::manifest::now_ms())
+        })));
+        let stop = stopped(stop_rx.clone());
+        let interval = args.compact_interval;
+        let c = compactor.clone();
+        tokio::spawn(async move { c.run(interval, stop).await })
+    });
     let scraper = match &writer {
         Some(w) => super::scrape::start(&args.scrape, w, &stop_rx).await?,
         None => None,
@@ -176,6 +197,9 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
     });
     strata_api::serve(listener, state, stopped(stop_rx)).await?;
     if let Some((_, task)) = scraper {
+        task.await?;
+    }
+    if let Some(task) = compactor {
         task.await?;
     }
     if let Some(flusher) = flusher {

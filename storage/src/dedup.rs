@@ -43,16 +43,7 @@ use crate::labels::Labels;
 /// Width of the epoch-aligned windows in which one replica is chosen as primary.
 pub const DEDUP_WINDOW_MS: i64 = 2 * 3600 * 1000;
 
-/// One series' points: sorted, unique timestamps; `start_timestamps` empty or one per sample (0 = unknown).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Points {
-    /// Sample timestamps (ms), strictly increasing.
-    pub timestamps: Vec<i64>,
-    /// Sample values, one per timestamp.
-    pub values: Vec<f64>,
-    /// Start timestamps (ms), one per sample, 0 where unknown; empty when none is known.
-    pub start_timestamps: Vec<i64>,
-}
+pub use crate::points::Points;
 
 /// Splits `labels` into the labels without any of `replica_labels` and the replica identity:
 /// the removed labels' `name=value` pairs joined by "," in name order ("" when none of them is present).

@@ -22,6 +22,7 @@ pub mod labels;
 pub mod manifest;
 pub mod matcher;
 pub mod paths;
+pub mod points;
 pub mod publish;
 pub mod store;
 
@@ -36,8 +37,7 @@ pub use counting::{Operation, RequestCounts};
 pub use error::{Result, StorageError};
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use manifest::{
-    DeleteRequest, MAX_COMMIT_DELAY, Manifest, Quarantine, RetentionPolicy, Snapshot,
-    Transaction,
+    DeleteRequest, MAX_COMMIT_DELAY, Manifest, Quarantine, RetentionPolicy, Snapshot, Transaction,
 };
 pub use paths::{BlockId, Seq};
 pub use store::{DEFAULT_STORE, STORE_ENV, Store};

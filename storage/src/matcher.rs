@@ -104,15 +104,13 @@ impl Matcher {
     ) -> Result<Self, MatcherError> {
         let (name, value) = (name.into(), value.into());
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => {
-                Some(Regex::new(&format!("^(?s:{value})$")).map_err(|e| {
-                    MatcherError {
-                        label: name.clone(),
-                        regex: value.clone(),
-                        reason: e.to_string(),
-                    }
-                })?)
-            }
+            MatchOp::Regex | MatchOp::NotRegex => Some(
+                Regex::new(&format!("^(?s:{value})$")).map_err(|e| MatcherError {
+                    label: name.clone(),
+                    regex: value.clone(),
+                    reason: e.to_string(),
+                })?,
+            ),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Self {

@@ -43,11 +43,10 @@ pub async fn encode_and_upload(
     metadata: Arc<MetricMetadataMap>,
     options: EncodeOptions,
 ) -> Result<Uploaded> {
-    let block = tokio::task::spawn_blocking(move || {
-        encode_block_with_options(series, &metadata, &options)
-    })
-    .await
-    .map_err(|e| StorageError::InvalidArgument(format!("encoding task failed: {e}")))??;
+    let block =
+        tokio::task::spawn_blocking(move || encode_block_with_options(series, &metadata, &options))
+            .await
+            .map_err(|e| StorageError::InvalidArgument(format!("encoding task failed: {e}")))??;
     upload(store, &block).await
 }
 

@@ -93,7 +93,13 @@ pub(crate) async fn alerts() -> Response {
 
 /// `/metrics`: Strata's own metrics.
 pub(crate) async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
-    let mut r = state.metrics.encode().into_response();
+    let mut text = state.metrics.encode();
+    if let Some(extra) = state.extra_metrics() {
+        // Before OpenMetrics' closing `# EOF`.
+        let at = text.rfind("# EOF").unwrap_or(text.len());
+        text.insert_str(at, &extra);
+    }
+    let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),

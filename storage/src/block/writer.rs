@@ -431,7 +431,8 @@ impl BlockWriter {
         }
         // The written footer's metadata tells where the page index starts (see `samples_tail`).
         let samples_metadata = self.samples.finish().map_err(err)?;
-        let rest = Bytes::from(self.samples.into_inner().map_err(err)?);
+        // `finish` flushed everything into the buffer.
+        let rest = Bytes::from(std::mem::take(self.samples.inner_mut()));
         let samples_len = self.taken + rest.len();
 
         let mut extra: Vec<(String, String)> = Vec::new();

@@ -23,6 +23,10 @@ pub struct DeleteRequest {
     pub selectors: Vec<Vec<Matcher>>,
     pub start: i64,
     pub end: i64,
+    /// When it was requested (ms): the compactor removes the data physically once the
+    /// request is `delete_rewrite_after` old.
+    #[serde(default)]
+    pub requested_at_ms: i64,
 }
 
 impl DeleteRequest {

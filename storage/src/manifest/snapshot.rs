@@ -127,11 +127,7 @@ impl Snapshot {
             created_at_ms,
             blocks: self.blocks.values().cloned().collect(),
             tombstones: self.tombstones.values().cloned().collect(),
-            deletes: self
-                .deletes
-                .iter()
-                .map(|(s, d)| (*s, d.clone()))
-                .collect(),
+            deletes: self.deletes.iter().map(|(s, d)| (*s, d.clone())).collect(),
             quarantined: self
                 .quarantined
                 .iter()
