@@ -46,11 +46,10 @@ impl JobError {
                 | StorageError::UnsupportedVersion { .. }
                 | StorageError::InvalidLabels(_)
                 | StorageError::InvalidArgument(_) => Some(*block),
-                StorageError::ObjectStore { source, .. }
-                    if matches!(source, object_store::Error::NotFound { .. }) =>
-                {
-                    Some(*block)
-                }
+                StorageError::ObjectStore {
+                    source: object_store::Error::NotFound { .. },
+                    ..
+                } => Some(*block),
                 _ => None,
             },
             _ => None,

@@ -105,6 +105,16 @@ impl Snapshot {
         self.blocks.contains_key(id) || self.tombstones.contains_key(id)
     }
 
+    /// The state after applying `records` (seqs 1, 2, …) to an empty manifest: for planning
+    /// tests that need no store.
+    pub fn from_records(records: &[LogRecord]) -> Self {
+        let mut s = Self::default();
+        for r in records {
+            s.apply(r);
+        }
+        s
+    }
+
     pub(crate) fn from_checkpoint(cp: Checkpoint) -> Self {
         Self {
             seq: cp.seq,
