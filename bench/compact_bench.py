@@ -3,7 +3,7 @@
 
 The same OpenMetrics file imported twice: as one-minute blocks (what a one-minute write-buffer
 flush commits; store "pieces") and once with the default 2 h blocks (store "single"). A copy of
-the pieces store is compacted per window with `strata compact --once --late-grace 0s`, timed
+the pieces store is compacted per window with `strata compact --once --compact.late-grace 0s`, timed
 with wait4() (wall, user+sys CPU, peak RSS; what /usr/bin/time -v reports). Then
 bytes/sample before and after, object-store requests per job, and the query latency of the
 pieces, single and compacted stores (api_bench.py's query list, served side by side,
@@ -173,8 +173,8 @@ def compact(args, src, window):
     store = os.path.join(args.work, f"compacted-{window}")
     shutil.copytree(src, store)  # cp -r: the pieces store stays as it was, for the latency part
     log = os.path.join(args.work, f"compact-{window}.log")
-    r = run_measured([args.strata, "--store", store, "compact", "--once", "--late-grace", "0s",
-                      "--window", window], log)
+    r = run_measured([args.strata, "--store", store, "compact", "--once", "--compact.late-grace", "0s",
+                      "--compact.window", window], log)
     check_run(r, f"strata compact --window {window}", log)
     line = parse_compacted(r["out"])
     if line is None:
@@ -182,7 +182,7 @@ def compact(args, src, window):
               f"samples from `strata inspect`, requests unknown. Output tail:\n{r['out'][-500:]}")
         line = {}
     if line.get("jobs") == 0:
-        die(f"compact --window {window} did no job (is --late-grace honoured?); output:\n{r['out'][-1000:]}")
+        die(f"compact --window {window} did no job (is --compact.late-grace honoured?); output:\n{r['out'][-1000:]}")
     return store, r, line
 
 
@@ -209,7 +209,7 @@ def storage_table(stats, ref):
 
 
 def compaction_table(runs):
-    print("\ncompaction (`strata compact --once --late-grace 0s`, on a copy of the pieces store)")
+    print("\ncompaction (`strata compact --once --compact.late-grace 0s`, on a copy of the pieces store)")
     print(f"  {'window':6s} {'jobs':>5s} {'in->out':>11s} {'samples':>11s} {'wall s':>7s} {'cpu s':>7s} "
           f"{'cores':>5s} {'Msmp/cpu-s':>10s} {'Msmp/s':>7s} {'peak MiB':>8s} "
           f"{'get/job':>7s} {'put/job':>7s} {'list/job':>8s} {'del/job':>7s} {'blocks':>6s}")
