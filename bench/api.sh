@@ -28,9 +28,9 @@ for tool in prometheus promtool; do
   command -v $tool >/dev/null || { echo "$tool not found: apt-get install prometheus" >&2; exit 1; }
 done
 if [ "$COLD" = auto ]; then
-  if command -v moto_server >/dev/null; then COLD=1; else COLD=0; fi
-elif [ "$COLD" = 1 ] && ! command -v moto_server >/dev/null; then
-  echo "moto_server not found: pip install 'moto[server]'" >&2; exit 1
+  if python3 -c "import moto.moto_server.werkzeug_app" 2>/dev/null; then COLD=1; else COLD=0; fi
+elif [ "$COLD" = 1 ] && ! python3 -c "import moto.moto_server.werkzeug_app" 2>/dev/null; then
+  echo "moto not found: pip install 'moto[server]'" >&2; exit 1
 fi
 STRATA_ARGS=()
 if [ "$PROM_ONLY" = 0 ]; then

@@ -277,7 +277,8 @@ def list_blocks(strata, store, env):
 def start_moto(work):
     port = free_port()
     log = os.path.join(work, "moto.log")
-    p = start(["moto_server", "-H", "127.0.0.1", "-p", str(port)], log)
+    launcher = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "infra", "local", "moto_atomic.py")
+    p = start([sys.executable, launcher, "-H", "127.0.0.1", "-p", str(port)], log)
     wait_ready(p, f"http://127.0.0.1:{port}/", log, "moto_server", timeout=60)
     url = f"http://127.0.0.1:{port}"
     urllib.request.urlopen(urllib.request.Request(url + "/strata-bench", method="PUT"), timeout=10).read()

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs a local S3-compatible server for Strata (moto, from PyPI) and prints the environment to
-# point Strata at it. MinIO is not in this project's package registries; moto honours
-# conditional writes atomically, which Strata's manifest needs (see docs/format.md).
+# point Strata at it. MinIO is not in this project's package registries. moto is run by
+# moto_atomic.py beside this script, which makes its conditional writes atomic as Strata's
+# manifest needs (moto alone checks If-None-Match and writes without a lock; docs/format.md).
 #
 #   infra/local/s3-server.sh [PORT]      then, in another shell, paste the printed exports and
 #   strata --store s3://strata/demo import FILE
 set -euo pipefail
 PORT=${1:-9000}
 BUCKET=${BUCKET:-strata}
-command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
-moto_server -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
+python3 -c 'import moto.moto_server.werkzeug_app' 2>/dev/null ||
+  python3 -m pip install --quiet 'moto[server]'
+python3 "$(dirname "$0")/moto_atomic.py" -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
 PID=$!
 trap 'kill $PID' EXIT INT TERM
 for _ in $(seq 100); do

@@ -1,8 +1,9 @@
 //! Starts one S3-compatible server per test binary, on a free loopback port.
 //!
-//! The server is moto (`moto_server`, from PyPI), chosen because its conditional writes are
-//! atomic (`If-None-Match: *` honoured under races; see docs/format.md). It is taken from
-//! `PATH`, or installed into `target/s3-venv` on first use. The server dies with the tests: it
+//! The server is moto (from PyPI) run by `infra/local/moto_atomic.py`, which serialises
+//! mutating requests so that `If-None-Match: *` is atomic under races as on AWS S3 (moto alone
+//! checks and writes in two steps; see docs/format.md). moto is imported by the system
+//! `python3`, or installed into `target/s3-venv` on first use. The server dies with the tests: it
 //! is started by a shell that kills it when our end of its stdin pipe closes.
 
 use std::io::{Read, Write};
@@ -29,19 +30,27 @@ fn target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target")
 }
 
-fn moto_binary() -> PathBuf {
-    let on_path = Command::new("sh")
-        .args(["-c", "command -v moto_server"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if let Some(p) = on_path {
-        return p;
+/// A Python interpreter that can import moto's server, installing moto into
+/// `target/s3-venv` when the system Python cannot.
+fn moto_python() -> PathBuf {
+    let can_import = |python: &std::path::Path| {
+        Command::new(python)
+            .args([
+                "-c",
+                "import moto.moto_server.werkzeug_app, werkzeug.serving",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let system = PathBuf::from("python3");
+    if can_import(&system) {
+        return system;
     }
     let venv = target_dir().join("s3-venv");
-    let bin = venv.join("bin/moto_server");
-    if !bin.exists() {
+    let python = venv.join("bin/python");
+    if !can_import(&python) {
         eprintln!("installing moto[server] into {}", venv.display());
         let ok = Command::new("python3")
             .args(["-m", "venv"])
@@ -57,7 +66,13 @@ fn moto_binary() -> PathBuf {
             "could not install moto[server]: install it with `pip install 'moto[server]'`"
         );
     }
-    bin
+    python
+}
+
+/// moto's server behind the launcher that makes its conditional writes atomic
+/// (`infra/local/moto_atomic.py`: moto checks `If-None-Match` and writes without a lock).
+fn moto_launcher() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("infra/local/moto_atomic.py")
 }
 
 fn free_port() -> u16 {
@@ -87,8 +102,9 @@ fn start() -> S3Server {
     let port = free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let script = format!(
-        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-        moto_binary().display()
+        "'{}' '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
+        moto_python().display(),
+        moto_launcher().display()
     );
     let child = Command::new("sh")
         .args(["-c", &script])
