@@ -40,6 +40,9 @@ enum Command {
     /// Merge flushed blocks, enforce retention, deduplicate HA replicas and remove deleted
     /// data (once, or every --interval).
     Compact(cmd::compact::Args),
+    /// Delete series in a time range (as Prometheus' delete_series): invisible at once,
+    /// removed from the blocks by the compactor.
+    Delete(cmd::delete::Args),
     /// Evaluate a PromQL expression (instant, or range with --start/--end/--step).
     Query(cmd::query::Args),
     /// Run Strata: the Prometheus HTTP API over the store (the all-in-one process).
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => cmd::inspect::run(&cli.store, args).await,
             Command::Gc(args) => cmd::gc::run(&cli.store, args).await,
             Command::Compact(args) => cmd::compact::run(&cli.store, args).await,
+            Command::Delete(args) => cmd::delete::run(&cli.store, args).await,
             Command::Query(args) => cmd::query::run(&cli.store, args).await,
             Command::Serve(args) => cmd::serve::run(&cli.store, args, "serve").await,
             Command::Scrape(args) => cmd::scrape::run(&cli.store, args).await,

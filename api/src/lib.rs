@@ -5,7 +5,8 @@
 //! ([`ApiState::snapshot`], refreshed by one LIST when older than `--manifest-refresh`),
 //! then either runs the PromQL engine over the snapshot's blocks (`/query`, `/query_range`)
 //! or reads only the blocks' series files (`/series`, `/labels`, `/label/…/values`,
-//! `/metadata`). Block reads go through the store's cache (footers, series tables, byte
+//! `/metadata`). With `--web.enable-admin-api`, `delete_series` commits a deletion request
+//! to the manifest and `clean_tombstones` runs the compactor's rewrites. Block reads go through the store's cache (footers, series tables, byte
 //! ranges). Answers are Prometheus' JSON ([`json`]), errors its `errorType`s ([`ApiError`]),
 //! and every request is counted in Strata's own `/metrics`. `POST /api/v1/write` (in
 //! `strata serve`) decodes remote-write requests into the process's write buffer.
@@ -28,9 +29,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorType};
-pub use state::{ApiConfig, ApiState, ExtraMetrics};
+pub use state::{ApiConfig, ApiState, ExtraMetrics, TombstoneCleaner};
 
-use handlers::{labels, query, scrape, status, write};
+use handlers::{admin, labels, query, scrape, status, write};
 
 /// The API's routes over `state`.
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -55,6 +56,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/rules", get(status::rules))
         .route("/alerts", get(status::alerts))
         .route("/targets", get(scrape::targets))
+        .route(
+            "/admin/tsdb/delete_series",
+            post(admin::delete_series).put(admin::delete_series),
+        )
+        .route(
+            "/admin/tsdb/clean_tombstones",
+            post(admin::clean_tombstones).put(admin::clean_tombstones),
+        )
         .route(
             "/write",
             post(write::remote_write).layer(DefaultBodyLimit::max(write::MAX_WRITE_BYTES)),

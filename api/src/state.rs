@@ -20,6 +20,8 @@ pub struct ApiConfig {
     pub manifest_refresh: Duration,
     /// Build information served by `/api/v1/status/buildinfo`.
     pub version: String,
+    /// Serve the TSDB admin endpoints (`--web.enable-admin-api`).
+    pub enable_admin_api: bool,
 }
 
 impl Default for ApiConfig {
@@ -28,6 +30,7 @@ impl Default for ApiConfig {
             engine: EngineOptions::default(),
             manifest_refresh: Duration::ZERO,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            enable_admin_api: false,
         }
     }
 }
@@ -44,6 +47,20 @@ impl std::fmt::Debug for ExtraMetrics {
     }
 }
 
+/// Removes deleted samples from the blocks now (the compactor's rewrites), for
+/// `/api/v1/admin/tsdb/clean_tombstones`.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct TombstoneCleaner(
+    pub Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for TombstoneCleaner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TombstoneCleaner")
+    }
+}
+
 /// Shared server state.
 #[derive(Debug)]
 pub struct ApiState {
@@ -57,6 +74,8 @@ pub struct ApiState {
     scraper: std::sync::OnceLock<Arc<strata_ingest::scrape::ScrapeManager>>,
     /// More metrics for `/metrics` (the embedded compactor's).
     extra_metrics: std::sync::OnceLock<ExtraMetrics>,
+    /// The compactor's rewrites, for `clean_tombstones`.
+    tombstone_cleaner: std::sync::OnceLock<TombstoneCleaner>,
     manifest: Manifest,
     current: Cached,
     refresh: tokio::sync::Mutex<()>,
@@ -85,6 +104,7 @@ impl ApiState {
             writer,
             scraper: std::sync::OnceLock::new(),
             extra_metrics: std::sync::OnceLock::new(),
+            tombstone_cleaner: std::sync::OnceLock::new(),
             manifest,
             current,
             refresh: tokio::sync::Mutex::new(()),
@@ -99,6 +119,20 @@ impl ApiState {
     /// Adds metric families to `/metrics` (once).
     pub fn set_extra_metrics(&self, render: ExtraMetrics) {
         let _ = self.extra_metrics.set(render);
+    }
+
+    /// Lets `clean_tombstones` run the compactor's rewrites (once).
+    pub fn set_tombstone_cleaner(&self, cleaner: TombstoneCleaner) {
+        let _ = self.tombstone_cleaner.set(cleaner);
+    }
+
+    pub(crate) fn tombstone_cleaner(&self) -> Option<&TombstoneCleaner> {
+        self.tombstone_cleaner.get()
+    }
+
+    /// The manifest this server reads (and the admin API commits deletion requests to).
+    pub(crate) fn manifest(&self) -> &Manifest {
+        &self.manifest
     }
 
     pub(crate) fn extra_metrics(&self) -> Option<String> {

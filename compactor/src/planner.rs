@@ -254,7 +254,13 @@ pub fn plan(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Plan {
                 }
                 job
             } else {
-                rollup(&blocks, cfg)
+                rollup(&blocks, cfg).or_else(|| {
+                    // Deleted samples due to go from an open window: roll it all up.
+                    blocks.iter().any(|b| rewrite_due(b)).then(|| {
+                        let all = blocks.iter().map(|b| (*b).clone()).collect();
+                        Job::new(JobKind::Rewrite, all, 0, level::ROLLUP)
+                    })
+                })
             };
             if let Some(mut job) = job {
                 job.window_ms = HOUR_2_MS;

@@ -213,6 +213,50 @@ impl Compactor {
         &self,
         deadline: Option<Instant>,
     ) -> Result<CompactReport, CompactorError> {
+        self.pass(&self.config, |_, _| true, deadline).await
+    }
+
+    /// Removes deleted samples physically now (Prometheus' `clean_tombstones`): runs every job
+    /// that reads a block a deletion request covers (a rewrite, or the merge due for its
+    /// window, which drops deleted samples too), whatever the request's age, then retires the
+    /// requests no block needs any more. Other due jobs wait for the next pass. The report
+    /// counts those jobs in `jobs`.
+    pub async fn clean_tombstones(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<CompactReport, CompactorError> {
+        let config = CompactorConfig {
+            delete_rewrite_after_ms: 0,
+            ..self.config.clone()
+        };
+        // Every job that reads a block with deleted samples writes it without them.
+        let mut report = self
+            .pass(
+                &config,
+                |snapshot, job| {
+                    job.kind != JobKind::Retire
+                        && job
+                            .inputs
+                            .iter()
+                            .any(|b| !snapshot.deletes_for(b).is_empty())
+                },
+                deadline,
+            )
+            .await?;
+        // Retiring needs the rewrites committed: plan again on the new snapshot.
+        let retired = self
+            .pass(&config, |_, job| job.kind == JobKind::Retire, deadline)
+            .await?;
+        report.failed += retired.failed;
+        Ok(report)
+    }
+
+    async fn pass(
+        &self,
+        config: &CompactorConfig,
+        wanted: impl Fn(&Snapshot, &Job) -> bool,
+        deadline: Option<Instant>,
+    ) -> Result<CompactReport, CompactorError> {
         let started = Instant::now();
         let store = self.manifest.store().clone();
         let mut report = CompactReport::default();
@@ -223,9 +267,9 @@ impl Compactor {
                 .await?;
         }
         let now = self.clock.now_ms();
-        let planned = plan(&snapshot, now, &self.config);
+        let planned = plan(&snapshot, now, config);
         self.record_plan(&snapshot, &planned.jobs, planned.oldest_unmerged_window_end);
-        for job in planned.jobs {
+        for job in planned.jobs.into_iter().filter(|j| wanted(&snapshot, j)) {
             if deadline.is_some_and(|d| Instant::now() > d) {
                 report.deferred += 1;
                 continue;

@@ -100,6 +100,9 @@ pub(crate) struct Args {
     /// Print the plan and exit without changing anything.
     #[arg(long)]
     dry_run: bool,
+    /// Remove deleted samples from the blocks now (as Prometheus' clean_tombstones), then exit.
+    #[arg(long, conflicts_with_all = ["once", "dry_run"])]
+    clean_tombstones: bool,
     #[command(flatten)]
     settings: CompactArgs,
 }
@@ -117,6 +120,16 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
                 job.input_bytes(),
                 job.shards,
                 job.dedup
+            );
+        }
+        return Ok(());
+    }
+    if args.clean_tombstones {
+        let r = compactor.clean_tombstones(None).await?;
+        println!("cleaned: rewrites={} failed={}", r.jobs, r.failed);
+        if r.failed > 0 {
+            return Err(
+                format!("{} rewrite(s) failed; the compactor retries them", r.failed).into(),
             );
         }
         return Ok(());

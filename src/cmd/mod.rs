@@ -1,6 +1,7 @@
 //! Subcommands.
 
 pub(crate) mod compact;
+pub(crate) mod delete;
 pub(crate) mod gc;
 pub(crate) mod import;
 pub(crate) mod inspect;

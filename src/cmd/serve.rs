@@ -51,6 +51,10 @@ pub(crate) struct Args {
     /// `serve` only: scraping (`--config`, `--shard`, `--shards`).
     #[command(flatten)]
     scrape: super::scrape::ScrapeArgs,
+    /// Serve the TSDB admin endpoints (`/api/v1/admin/tsdb/delete_series` and
+    /// `clean_tombstones`), as Prometheus' flag of the same name.
+    #[arg(long = "web.enable-admin-api")]
+    enable_admin_api: bool,
     /// `serve` only: do not run the compactor in this process (run `strata compact`
     /// elsewhere, or nothing merges what is flushed).
     #[arg(long)]
@@ -121,7 +125,8 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
     if !receives && args.scrape.config.is_some() {
         return Err("query-server does not scrape: use strata serve or strata scrape".into());
     }
-    let store = if receives {
+    // The admin API commits deletion requests: it needs a store that passes the check too.
+    let store = if receives || args.enable_admin_api {
         Store::open_checked(store_url).await?
     } else {
         Store::open(store_url)?
@@ -144,6 +149,7 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
             ..Default::default()
         },
         manifest_refresh: args.manifest_refresh,
+        enable_admin_api: args.enable_admin_api,
         ..Default::default()
     };
     let state = ApiState::new(store.clone(), config, writer.clone());
@@ -158,17 +164,42 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         Err(e) => tracing::warn!(error = %e, "engine warm-up failed"),
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let compactor = (receives && !args.no_compact).then(|| {
-        let compactor = Arc::new(args.compact.compactor(&store, "serve-compactor"));
-        let stats = compactor.stats();
-        state.set_extra_metrics(strata_api::ExtraMetrics(Arc::new(move || {
-            stats.render(strata_storage::manifest::now_ms())
+    // The compactor of this process: scheduled in `serve`, and behind `clean_tombstones`
+    // wherever the admin API is on.
+    let compactor = ((receives && !args.no_compact) || args.enable_admin_api)
+        .then(|| Arc::new(args.compact.compactor(&store, "serve-compactor")));
+    if let Some(c) = &compactor
+        && args.enable_admin_api
+    {
+        let c = c.clone();
+        state.set_tombstone_cleaner(strata_api::TombstoneCleaner(Arc::new(move || {
+            let c = c.clone();
+            Box::pin(async move {
+                let r = c.clean_tombstones(None).await.map_err(|e| e.to_string())?;
+                tracing::info!(jobs = r.jobs, failed = r.failed, "tombstones cleaned");
+                if r.failed > 0 {
+                    return Err(format!(
+                        "{} of {} rewrites failed (see the log; the next pass retries them)",
+                        r.failed,
+                        r.jobs + r.failed
+                    ));
+                }
+                Ok(())
+            })
         })));
-        let stop = stopped(stop_rx.clone());
-        let interval = args.compact_interval;
-        let c = compactor.clone();
-        tokio::spawn(async move { c.run(interval, stop).await })
-    });
+    }
+    let compactor = compactor
+        .filter(|_| receives && !args.no_compact)
+        .map(|compactor| {
+            let stats = compactor.stats();
+            state.set_extra_metrics(strata_api::ExtraMetrics(Arc::new(move || {
+                stats.render(strata_storage::manifest::now_ms())
+            })));
+            let stop = stopped(stop_rx.clone());
+            let interval = args.compact_interval;
+            let c = compactor.clone();
+            tokio::spawn(async move { c.run(interval, stop).await })
+        });
     let scraper = match &writer {
         Some(w) => super::scrape::start(&args.scrape, w, &stop_rx).await?,
         None => None,

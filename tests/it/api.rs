@@ -10,7 +10,7 @@ use crate::s3;
 use crate::scrape::{value, wait_for};
 
 /// Start of the test data (unix seconds) and its length.
-const T0: i64 = 1_700_000_000;
+pub(crate) const T0: i64 = 1_700_000_000;
 const HOURS: i64 = 2;
 
 /// A running `strata serve`; killed on drop.
@@ -95,7 +95,7 @@ fn dataset() -> String {
     out
 }
 
-fn import(store: &str, dir: &tempfile::TempDir) {
+pub(crate) fn import(store: &str, dir: &tempfile::TempDir) {
     let path = dir.path().join("data.om");
     std::fs::File::create(&path)
         .unwrap()
@@ -141,7 +141,7 @@ pub(crate) async fn get(url: &str) -> (u16, Value) {
     )
 }
 
-async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();

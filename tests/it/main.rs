@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up step fails the test
 
+mod admin;
 mod api;
 mod cli;
 mod conditional;

@@ -16,7 +16,7 @@ use crate::state::ApiState;
 
 const TRUNCATED: &str = "results truncated due to limit";
 
-fn matchers(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+pub(crate) fn matchers(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
     p.all("match[]")
         .into_iter()
         .map(|m| parse_series_selector(m).map_err(|e| ApiError::param("match[]", e)))

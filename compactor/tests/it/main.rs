@@ -2,6 +2,8 @@
 //! precedence survives it, retention with an injected clock, quarantine of a corrupt block,
 //! deletion, and the bound on live blocks in an open window.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up step fails the test
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
