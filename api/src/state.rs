@@ -9,6 +9,7 @@ use strata_storage::{Manifest, Snapshot, Store};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::params::Params;
 
 /// Settings of the API server.
 #[derive(Debug, Clone)]
@@ -182,9 +183,42 @@ impl ApiState {
         }
     }
 
+    /// The HA replica labels a request deduplicates, as Thanos' querier reads them: `dedup`
+    /// (default true) turns deduplication off when false; `replicaLabels[]` replaces the
+    /// configured labels (`--dedup.replica-label`).
+    pub(crate) fn replica_labels(&self, p: &Params) -> Result<Vec<String>, ApiError> {
+        if let Some(v) = p.get("dedup") {
+            let on = match v {
+                "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
+                _ => {
+                    return Err(ApiError::param(
+                        "dedup",
+                        format!("strconv.ParseBool: parsing {v:?}: invalid syntax"),
+                    ));
+                }
+            };
+            if !on {
+                return Ok(Vec::new());
+            }
+        }
+        let asked = p.all("replicaLabels[]");
+        if asked.is_empty() {
+            Ok(self.config.engine.replica_labels.clone())
+        } else {
+            Ok(asked.into_iter().map(str::to_string).collect())
+        }
+    }
+
     /// An engine with the server's settings, adjusted per request.
-    pub(crate) fn engine(&self, timeout: Option<Duration>, lookback: Option<Duration>) -> Engine {
+    pub(crate) fn engine(
+        &self,
+        timeout: Option<Duration>,
+        lookback: Option<Duration>,
+        replica_labels: Vec<String>,
+    ) -> Engine {
         let mut options = self.config.engine.clone();
+        options.replica_labels = replica_labels;
         if let Some(t) = timeout {
             options.timeout = options.timeout.min(t);
         }
@@ -194,11 +228,13 @@ impl ApiState {
         Engine::new(self.store.clone(), options)
     }
 
-    /// How label lookups read the store (the engine's clock for the retention floor).
-    pub(crate) fn read_options(&self) -> strata_query::ReadOptions {
-        strata_query::ReadOptions {
+    /// How label lookups read the store: the engine's clock for the retention floor, and the
+    /// request's replica labels (dropped from the label sets).
+    pub(crate) fn read_options(&self, p: &Params) -> Result<strata_query::ReadOptions, ApiError> {
+        Ok(strata_query::ReadOptions {
             now_ms: self.config.engine.clock.now_ms(),
-        }
+            replica_labels: self.replica_labels(p)?,
+        })
     }
 
     /// The store this server reads.

@@ -4,11 +4,13 @@
 //! in); nothing older than the retention policy committed to the manifest allows (so answers
 //! never depend on whether the compactor removed expired blocks yet); nothing that a deletion
 //! request committed after a block's `as_of` covers; and of two samples at one timestamp, the
-//! one of the block with the higher commit precedence (`order`).
+//! one of the block with the higher commit precedence (`order`). With HA replica labels, series
+//! that differ only in them are read as one, deduplicated exactly as the compactor does.
 
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
+use strata_storage::dedup::{DEDUP_WINDOW_MS, dedup_replicas, split_replica};
 use strata_storage::points::{Points, merge_by_precedence};
 use strata_storage::{
     BlockMeta, BlockReader, DeleteRequest, Labels, METRIC_NAME, RAW_RESOLUTION, SeriesEntry,
@@ -41,12 +43,16 @@ pub struct Selection {
 pub struct ReadOptions {
     /// The current time (ms): samples older than `now − retention` are invisible.
     pub now_ms: i64,
+    /// Labels that tell HA replicas apart (Thanos' `replicaLabels[]`): series that differ only
+    /// in them are read as one, deduplicated as the compactor does; empty reads every replica.
+    pub replica_labels: Vec<String>,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
         Self {
             now_ms: strata_storage::manifest::now_ms(),
+            replica_labels: Vec::new(),
         }
     }
 }
@@ -107,9 +113,7 @@ pub struct SelectedSeries {
 
 struct Found {
     labels: Labels,
-    timestamps: Vec<i64>,
-    values: Vec<f64>,
-    start_timestamps: Vec<i64>,
+    points: Points,
 }
 
 /// The series a metric-name equality matcher can match: series files are sorted by name, so
@@ -172,47 +176,21 @@ async fn select_in_block(
             let lo = s.timestamps.partition_point(|&t| t < sel.start);
             let hi = s.timestamps.partition_point(|&t| t <= sel.end);
             let start_timestamps = s.start_timestamps.get(lo..hi).unwrap_or_default().to_vec();
-            let mut found = Found {
-                labels: series[s.series_ref as usize].labels.clone(),
+            let mut points = Points {
                 timestamps: s.timestamps[lo..hi].to_vec(),
                 values: s.values[lo..hi].to_vec(),
                 start_timestamps,
             };
             if let Some(d) = deleted.get(&s.series_ref) {
-                found.drop_deleted(d);
+                points.retain(|t| !d.iter().any(|d| d.start <= t && t <= d.end));
             }
-            found
+            Found {
+                labels: series[s.series_ref as usize].labels.clone(),
+                points,
+            }
         })
-        .filter(|f| !f.timestamps.is_empty())
+        .filter(|f| !f.points.is_empty())
         .collect())
-}
-
-impl Found {
-    /// Removes the samples that deletion requests cover.
-    fn drop_deleted(&mut self, deletes: &[&DeleteRequest]) {
-        let keep: Vec<bool> = self
-            .timestamps
-            .iter()
-            .map(|&t| !deletes.iter().any(|d| d.start <= t && t <= d.end))
-            .collect();
-        let mut i = 0;
-        self.timestamps.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-        let mut i = 0;
-        self.values.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-        if !self.start_timestamps.is_empty() {
-            let mut i = 0;
-            self.start_timestamps.retain(|_| {
-                i += 1;
-                keep[i - 1]
-            });
-        }
-    }
 }
 
 /// The label sets of the series matching `matchers` with samples in `[start, end]`, sorted and
@@ -242,7 +220,13 @@ pub async fn find_series(
                                 .any(|ms| ms.iter().all(|m| m.matches_labels(&s.labels)))
                     })
                     .filter(|s| deletions_of(s, &deletes, start, end).is_some())
-                    .map(|s| s.labels.clone())
+                    .map(|s| {
+                        if read.replica_labels.is_empty() {
+                            s.labels.clone()
+                        } else {
+                            split_replica(&s.labels, &read.replica_labels).0
+                        }
+                    })
                     .collect(),
             )
         })
@@ -257,8 +241,66 @@ pub async fn find_series(
 
 /// Selects the series matching `sel` from `snapshot`'s blocks, sorted by labels. Samples of a
 /// series found in several blocks are merged; where blocks overlap on a timestamp, the block
-/// with the higher commit precedence (`order`, then id) wins.
+/// with the higher commit precedence (`order`, then id) wins. With replica labels, series
+/// that differ only in them are deduplicated as the compactor does (see [`dedup`]), so
+/// answers are the same before and after compaction deduplicates them in storage.
 pub async fn select_series(
+    store: &Store,
+    snapshot: &Snapshot,
+    sel: &Selection,
+) -> Result<Vec<SelectedSeries>, QueryError> {
+    if sel.read.replica_labels.is_empty() {
+        return select_undeduplicated(store, snapshot, sel).await;
+    }
+    // Deduplication chooses a primary replica per epoch-aligned window from all the window's
+    // samples: read whole windows, then keep what was asked for.
+    let (start, end) = (sel.start, sel.end);
+    let widened = Selection {
+        start: start.div_euclid(DEDUP_WINDOW_MS) * DEDUP_WINDOW_MS,
+        end: end
+            .div_euclid(DEDUP_WINDOW_MS)
+            .saturating_mul(DEDUP_WINDOW_MS)
+            .saturating_add(DEDUP_WINDOW_MS - 1),
+        ..sel.clone()
+    };
+    let replicas = select_undeduplicated(store, snapshot, &widened).await?;
+    Ok(dedup(replicas, &sel.read.replica_labels, start, end))
+}
+
+/// Merges the series that differ only in `replica_labels` ([`dedup_replicas`], window by
+/// window), drops those labels, and keeps the samples in `[start, end]`.
+fn dedup(
+    series: Vec<SelectedSeries>,
+    replica_labels: &[String],
+    start: i64,
+    end: i64,
+) -> Vec<SelectedSeries> {
+    let mut groups: BTreeMap<Labels, Vec<(String, Points)>> = BTreeMap::new();
+    for s in series {
+        let (labels, replica) = split_replica(&s.labels, replica_labels);
+        let points = Points {
+            timestamps: s.timestamps,
+            values: s.values,
+            start_timestamps: s.start_timestamps,
+        };
+        groups.entry(labels).or_default().push((replica, points));
+    }
+    groups
+        .into_iter()
+        .filter_map(|(labels, replicas)| {
+            let mut points = dedup_replicas(replicas);
+            points.trim(start, end);
+            (!points.is_empty()).then_some(SelectedSeries {
+                labels,
+                timestamps: points.timestamps,
+                values: points.values,
+                start_timestamps: points.start_timestamps,
+            })
+        })
+        .collect()
+}
+
+async fn select_undeduplicated(
     store: &Store,
     snapshot: &Snapshot,
     sel: &Selection,
@@ -277,7 +319,7 @@ pub async fn select_series(
     let mut loaded = 0usize;
     // Blocks in commit order: for a timestamp in several blocks, the last part wins.
     for mut found in per_block.into_iter().flatten() {
-        loaded += found.timestamps.len();
+        loaded += found.points.len();
         if loaded > sel.max_samples {
             return Err(QueryError::TooManySamples {
                 limit: sel.max_samples,
@@ -295,16 +337,7 @@ pub async fn select_series(
 
 /// Joins one series' parts from several blocks (given in commit precedence).
 fn merge_parts(labels: Labels, parts: Vec<Found>) -> SelectedSeries {
-    let merged = merge_by_precedence(
-        parts
-            .into_iter()
-            .map(|p| Points {
-                timestamps: p.timestamps,
-                values: p.values,
-                start_timestamps: p.start_timestamps,
-            })
-            .collect(),
-    );
+    let merged = merge_by_precedence(parts.into_iter().map(|p| p.points).collect());
     SelectedSeries {
         labels,
         timestamps: merged.timestamps,
@@ -322,7 +355,9 @@ mod tests {
     use super::*;
     use crate::matcher::MatchOp;
 
-    async fn commit(store: &Store, series: Vec<(&[(&str, &str)], Vec<i64>, Vec<f64>)>) {
+    type Input<'a> = (&'a [(&'a str, &'a str)], Vec<i64>, Vec<f64>);
+
+    async fn commit(store: &Store, series: Vec<Input<'_>>) {
         let input = series
             .into_iter()
             .map(|(labels, timestamps, values)| SeriesSamples {

@@ -29,10 +29,11 @@ pub(crate) struct CompactArgs {
     /// How long 1-hour aggregates are kept (0s = forever).
     #[arg(long = "retention.1h", default_value = "0s", value_parser = parse_duration)]
     retention_1h: Duration,
-    /// A label that tells HA replicas apart (repeatable): their series are merged into one
-    /// when compacting windows older than --dedup.after.
+    /// A label that tells HA replicas apart (repeatable): queries of `strata serve` read their
+    /// series as one (unless a request says `dedup=false` or names other `replicaLabels[]`),
+    /// and compaction merges them in windows older than --dedup.after, with the same result.
     #[arg(long = "dedup.replica-label")]
-    replica_labels: Vec<String>,
+    pub(crate) replica_labels: Vec<String>,
     /// Age of the windows whose replicas are deduplicated in storage.
     #[arg(long = "dedup.after", default_value = "24h", value_parser = parse_duration)]
     dedup_after: Duration,

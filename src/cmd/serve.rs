@@ -146,6 +146,7 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
             lookback: args.lookback_delta,
             max_samples: args.query_max_samples,
             timeout: args.query_timeout,
+            replica_labels: args.compact.replica_labels.clone(),
             ..Default::default()
         },
         manifest_refresh: args.manifest_refresh,

@@ -35,7 +35,7 @@ async fn series_in_range(
     let start = p.time("start", MIN_TIME)?;
     let end = p.time("end", MAX_TIME)?;
     let snapshot = state.snapshot().await?;
-    let read = state.read_options();
+    let read = state.read_options(p)?;
     Ok(find_series(&state.store, &snapshot, &matchers, start, end, &read).await?)
 }
 

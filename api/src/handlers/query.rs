@@ -39,9 +39,10 @@ pub(crate) async fn instant(
     let query = query_text(&p)?;
     let t = p.time("time", now_ms())?;
     let (timeout, lookback) = per_request(&p)?;
+    let replica_labels = state.replica_labels(&p)?;
     let snapshot = state.snapshot().await?;
     let out = state
-        .engine(timeout, lookback)
+        .engine(timeout, lookback, replica_labels)
         .instant(snapshot, query, t)
         .await?;
     Ok(json::success(
@@ -89,9 +90,10 @@ pub(crate) async fn range(
         ));
     }
     let (timeout, lookback) = per_request(&p)?;
+    let replica_labels = state.replica_labels(&p)?;
     let snapshot = state.snapshot().await?;
     let out = state
-        .engine(timeout, lookback)
+        .engine(timeout, lookback, replica_labels)
         .range(snapshot, query, start, end, step)
         .await?;
     Ok(json::success(

@@ -65,7 +65,10 @@ async fn answers(
         start,
         end,
         max_samples: usize::MAX,
-        read: ReadOptions { now_ms: now },
+        read: ReadOptions {
+            now_ms: now,
+            replica_labels: Vec::new(),
+        },
     };
     select_series(store, &snapshot, &sel)
         .await
@@ -429,4 +432,169 @@ async fn open_window_stays_bounded() {
     assert!(max_live <= 16, "{max_live} live blocks");
     let got = answers(&store, i64::MIN, i64::MAX, clock.now()).await;
     assert_eq!(got.values().next().unwrap().len(), 240);
+}
+
+/// Every visible sample, read the way a query with `replica_labels` reads it.
+async fn answers_with(
+    store: &Store,
+    start: i64,
+    end: i64,
+    now: i64,
+    replica_labels: &[&str],
+) -> BTreeMap<String, Vec<(i64, u64)>> {
+    let snapshot = Manifest::new(store.clone(), "reader")
+        .snapshot()
+        .await
+        .unwrap();
+    let sel = Selection {
+        matchers: vec![Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap()],
+        start,
+        end,
+        max_samples: usize::MAX,
+        read: ReadOptions {
+            now_ms: now,
+            replica_labels: replica_labels.iter().map(|s| s.to_string()).collect(),
+        },
+    };
+    select_series(store, &snapshot, &sel)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let pts = s
+                .timestamps
+                .iter()
+                .zip(&s.values)
+                .map(|(&t, v)| (t, v.to_bits()))
+                .collect();
+            (s.labels.to_string(), pts)
+        })
+        .collect()
+}
+
+async fn rate_range(
+    store: &Store,
+    now: i64,
+    replica_labels: &[&str],
+    start: i64,
+    end: i64,
+) -> String {
+    let snapshot = Manifest::new(store.clone(), "reader")
+        .snapshot()
+        .await
+        .unwrap();
+    let engine = strata_query::Engine::new(
+        store.clone(),
+        strata_query::EngineOptions {
+            clock: ManualClock::new(now),
+            replica_labels: replica_labels.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        },
+    );
+    let out = engine
+        .range(snapshot, "rate(c_total[5m])", start, end, 60_000)
+        .await
+        .unwrap();
+    format!("{:?}", out.value)
+}
+
+/// An HA pair scraping one target at different phases: replica a misses 20 minutes, the
+/// target restarts (its counter resets) at 3h. Queries that deduplicate give one series at
+/// the scrape rate of one replica with exactly one counter reset, and the same answers before
+/// and after compaction deduplicates the replicas in storage.
+#[tokio::test]
+async fn ha_pair_with_gap_and_reset_dedups_equally_at_query_time_and_in_compaction() {
+    let store = Store::open("memory://").unwrap();
+    let manifest = Manifest::new(store.clone(), "w");
+    let t0 = 1000 * HOUR_2_MS;
+    let hour = 3_600_000;
+    let counter = |t: i64| {
+        let since = if t - t0 < 3 * hour {
+            t - t0
+        } else {
+            t - t0 - 3 * hour
+        };
+        (since / 100) as f64 // 10 per second
+    };
+    let replica = |name: &str, phase: i64, from: i64, to: i64| {
+        let timestamps: Vec<i64> = (0..6 * 240)
+            .map(|i| t0 + phase + i * 15_000)
+            .filter(|&t| t >= from && t < to)
+            .filter(|&t| name != "a" || !(t0 + hour..t0 + hour + 20 * 60_000).contains(&t))
+            .collect();
+        let values = timestamps.iter().map(|&t| counter(t)).collect();
+        SeriesSamples {
+            labels: Labels::from_pairs([("__name__", "c_total"), ("job", "j"), ("replica", name)])
+                .unwrap(),
+            timestamps,
+            values,
+            start_timestamps: Vec::new(),
+        }
+    };
+    // Each replica flushes every 30 minutes, interleaved.
+    for piece in 0..12 {
+        let (from, to) = (t0 + piece * hour / 2, t0 + (piece + 1) * hour / 2);
+        commit(&manifest, vec![replica("a", 0, from, to)]).await;
+        commit(&manifest, vec![replica("b", 7_000, from, to)]).await;
+    }
+    let now = t0 + 30 * 24 * hour;
+    let whole = (t0, t0 + 6 * hour);
+    let part = (t0 + hour + 5 * 60_000, t0 + 3 * hour + 30 * 60_000);
+    let before_whole = answers_with(&store, whole.0, whole.1, now, &["replica"]).await;
+    let before_part = answers_with(&store, part.0, part.1, now, &["replica"]).await;
+    let before_rate = rate_range(&store, now, &["replica"], part.0, part.1).await;
+
+    assert_eq!(
+        before_whole.len(),
+        1,
+        "one series: {:?}",
+        before_whole.keys()
+    );
+    let (name, points) = before_whole.iter().next().unwrap();
+    assert_eq!(name, r#"c_total{job="j"}"#);
+    assert!(
+        (1430..=1445).contains(&points.len()),
+        "one replica's rate, the gap filled: {}",
+        points.len()
+    );
+    assert!(
+        points.windows(2).all(|w| w[1].0 - w[0].0 >= 7_000),
+        "never both replicas' samples interleaved"
+    );
+    let resets = points
+        .windows(2)
+        .filter(|w| f64::from_bits(w[1].1) < f64::from_bits(w[0].1))
+        .count();
+    assert_eq!(resets, 1, "the target's restart, and nothing else");
+
+    let c = compactor(
+        &store,
+        ManualClock::new(now),
+        CompactorConfig {
+            day_blocks: false,
+            late_grace_ms: 0,
+            dedup_after_ms: 0,
+            replica_labels: vec!["replica".into()],
+            ..Default::default()
+        },
+    );
+    for _ in 0..4 {
+        c.run_once(None).await.unwrap();
+    }
+    assert!(live(&store).await.len() <= 3, "one block per 2h window");
+    // Stored deduplicated: even a reader without replica labels sees one series now.
+    let stored = answers(&store, whole.0, whole.1, now).await;
+    assert_eq!(stored, before_whole);
+    assert_eq!(
+        answers_with(&store, whole.0, whole.1, now, &["replica"]).await,
+        before_whole
+    );
+    assert_eq!(
+        answers_with(&store, part.0, part.1, now, &["replica"]).await,
+        before_part
+    );
+    assert_eq!(
+        rate_range(&store, now, &["replica"], part.0, part.1).await,
+        before_rate
+    );
 }

@@ -43,6 +43,8 @@ pub struct EngineOptions {
     pub default_subquery_step: Duration,
     /// The clock that retention is measured against.
     pub clock: strata_storage::clock::SharedClock,
+    /// HA replica labels deduplicated when selecting (empty: every replica is its own series).
+    pub replica_labels: Vec<String>,
 }
 
 impl Default for EngineOptions {
@@ -53,6 +55,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             default_subquery_step: Duration::from_secs(60),
             clock: strata_storage::clock::system(),
+            replica_labels: Vec::new(),
         }
     }
 }
@@ -235,6 +238,7 @@ impl Engine {
             deadline,
             crate::select::ReadOptions {
                 now_ms: self.options.clock.now_ms(),
+                replica_labels: self.options.replica_labels.clone(),
             },
         ));
         let config = SessionConfig::new()

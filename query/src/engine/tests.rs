@@ -9,7 +9,9 @@ use strata_storage::{
 
 use super::*;
 
-async fn store_with(series: &[(&[(&str, &str)], Vec<f64>)], step: i64) -> (Store, Arc<Snapshot>) {
+type Input<'a> = (&'a [(&'a str, &'a str)], Vec<f64>);
+
+async fn store_with(series: &[Input<'_>], step: i64) -> (Store, Arc<Snapshot>) {
     let store = Store::open("memory://").unwrap();
     let input = series
         .iter()

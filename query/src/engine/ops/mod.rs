@@ -123,7 +123,7 @@ mod tests {
                 assert_eq!(got.len(), want.len(), "{v:e}: {got} is not shortest");
             }
         }
-        assert_eq!(format_float(1658206780088562.25), "1658206780088562.2");
+        assert_eq!(format_float(1_658_206_780_088_562.2), "1658206780088562.2");
         assert_eq!(format_float(f64::NAN), "NaN");
         assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
     }

@@ -91,7 +91,7 @@ pub(crate) enum Command {
         with_nhcb: bool,
         series: Vec<LoadSeries>,
     },
-    Eval(Eval),
+    Eval(Box<Eval>),
 }
 
 /// A parse error with its line.
@@ -184,7 +184,7 @@ pub(crate) fn parse_file(text: &str) -> Result<Vec<Command>, FileError> {
             commands.push(parse_load(start + 1, l, body)?);
         } else if first.starts_with("eval") {
             let (eval, consumed) = parse_eval(start + 1, l, body)?;
-            commands.push(Command::Eval(eval));
+            commands.push(Command::Eval(Box::new(eval)));
             end = start + 1 + consumed;
         } else {
             return Err(file_err(start + 1, format!("invalid command {l:?}")));
