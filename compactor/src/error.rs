@@ -39,19 +39,23 @@ impl JobError {
     /// (not a passing failure of the store): such a block is quarantined at once.
     pub(crate) fn bad_block(&self) -> Option<BlockId> {
         match self {
-            Self::Input { block, source } => match source {
-                StorageError::Corrupt { .. }
-                | StorageError::Parquet { .. }
-                | StorageError::Arrow { .. }
-                | StorageError::UnsupportedVersion { .. }
-                | StorageError::InvalidLabels(_)
-                | StorageError::InvalidArgument(_) => Some(*block),
-                StorageError::ObjectStore {
-                    source: object_store::Error::NotFound { .. },
-                    ..
-                } => Some(*block),
-                _ => None,
-            },
+            // A failure of the store, even when the Parquet reader reports it, says nothing
+            // about the data, except that a file of a live block is missing.
+            Self::Input { block, source } if source.store_error().is_some() => matches!(
+                source.store_error(),
+                Some(object_store::Error::NotFound { .. })
+            )
+            .then_some(*block),
+            Self::Input {
+                block,
+                source:
+                    StorageError::Corrupt { .. }
+                    | StorageError::Parquet { .. }
+                    | StorageError::Arrow { .. }
+                    | StorageError::UnsupportedVersion { .. }
+                    | StorageError::InvalidLabels(_)
+                    | StorageError::InvalidArgument(_),
+            } => Some(*block),
             _ => None,
         }
     }

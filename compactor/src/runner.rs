@@ -276,6 +276,14 @@ impl Compactor {
             }
             match self.run_job(&job, deadline, &mut report).await {
                 Ok(()) => {}
+                Err(e) if self.lost_race(&job).await => {
+                    // Another compactor replaced an input (and GC may have deleted its
+                    // files) while we read it: not a failure, and no block is bad.
+                    tracing::debug!(kind = job.kind.as_str(), "inputs replaced meanwhile: {e}");
+                    report.busy += 1;
+                    self.stats.job(job.kind, "conflict");
+                    let _ = claims::release(&store, &job.key()).await;
+                }
                 Err(e) => {
                     report.failed += 1;
                     self.stats.job(job.kind, "failed");
@@ -304,6 +312,14 @@ impl Compactor {
             .pass_seconds_ms
             .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// Whether some input of `job` is no longer live (a fresh snapshot says so).
+    async fn lost_race(&self, job: &Job) -> bool {
+        match self.manifest.snapshot().await {
+            Ok(snapshot) => job.inputs.iter().any(|b| snapshot.block(&b.id).is_none()),
+            Err(_) => false,
+        }
     }
 
     fn record_plan(&self, _snapshot: &Snapshot, jobs: &[Job], oldest: Option<i64>) {

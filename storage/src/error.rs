@@ -108,6 +108,30 @@ impl StorageError {
         }
     }
 
+    /// The object-store error behind this one, if it comes from the store (directly, or
+    /// through the Parquet or Arrow reader that was reading from it).
+    pub fn store_error(&self) -> Option<&object_store::Error> {
+        if let Self::ObjectStore { source, .. } = self {
+            return Some(source);
+        }
+        if let Self::Parquet {
+            source: parquet::errors::ParquetError::External(e),
+            ..
+        } = self
+            && let Some(e) = e.downcast_ref::<object_store::Error>()
+        {
+            return Some(e);
+        }
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            if let Some(e) = e.downcast_ref::<object_store::Error>() {
+                return Some(e);
+            }
+            next = e.source();
+        }
+        None
+    }
+
     pub(crate) fn parquet(path: impl ToString, source: parquet::errors::ParquetError) -> Self {
         Self::Parquet {
             path: path.to_string(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
@@ -20,12 +21,69 @@ pub(crate) enum Fault {
     CheckThenPut,
     /// The first N create-only PUTs under `manifest/log/` land, but their response is lost.
     LoseCommitResponses(usize),
+    /// Nothing goes wrong; calls are counted ([`Faulty::calls`]).
+    Count,
+    /// The process dies before its call number N (0-based): that call and every later one fail
+    /// without reaching the store.
+    CrashAt(usize),
+    /// Call number N fails: a write lands but its response is lost, any other call fails
+    /// before reaching the store. Later calls succeed.
+    FailCall(usize),
+    /// The first write of a block file waits (see [`Faulty::pause`]) until the test resumes it.
+    PauseFirstBlockWrite,
+}
+
+/// The rendezvous of [`Fault::PauseFirstBlockWrite`].
+#[derive(Debug, Default)]
+pub(crate) struct Pause {
+    /// Notified when the write is reached.
+    pub(crate) reached: tokio::sync::Notify,
+    /// Notify to let it go on.
+    pub(crate) resume: tokio::sync::Notify,
+    taken: std::sync::atomic::AtomicBool,
+}
+
+/// What a counted call does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Pass,
+    /// Fail without reaching the store.
+    Refuse,
+    /// Reach the store, then fail (a lost response); reads and lists are refused instead.
+    Lose,
+}
+
+/// The call counter, shared with multipart uploads.
+#[derive(Debug)]
+struct Calls {
+    fault: Fault,
+    n: AtomicUsize,
+}
+
+impl Calls {
+    fn next(&self) -> Action {
+        let i = self.n.fetch_add(1, Ordering::SeqCst);
+        match self.fault {
+            Fault::CrashAt(n) if i >= n => Action::Refuse,
+            Fault::FailCall(n) if i == n => Action::Lose,
+            _ => Action::Pass,
+        }
+    }
+}
+
+fn injected() -> object_store::Error {
+    object_store::Error::Generic {
+        store: "faulty",
+        source: "injected fault: connection reset".into(),
+    }
 }
 
 pub(crate) struct Faulty {
     inner: Arc<dyn ObjectStore>,
     fault: Fault,
     lost: AtomicUsize,
+    calls: Arc<Calls>,
+    pause: Arc<Pause>,
 }
 
 impl Faulty {
@@ -34,11 +92,83 @@ impl Faulty {
             inner,
             fault,
             lost: AtomicUsize::new(0),
+            calls: Arc::new(Calls {
+                fault,
+                n: AtomicUsize::new(0),
+            }),
+            pause: Arc::new(Pause::default()),
         })
+    }
+
+    /// The rendezvous of [`Fault::PauseFirstBlockWrite`].
+    pub(crate) fn pause(&self) -> Arc<Pause> {
+        self.pause.clone()
+    }
+
+    async fn maybe_pause(&self, location: &Path) {
+        if self.fault == Fault::PauseFirstBlockWrite
+            && location.as_ref().contains("blocks/")
+            && !self.pause.taken.swap(true, Ordering::SeqCst)
+        {
+            self.pause.reached.notify_one();
+            self.pause.resume.notified().await;
+        }
     }
 
     pub(crate) fn lost_responses(&self) -> usize {
         self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Calls made so far (with [`Fault::Count`], `CrashAt` and `FailCall`): every request,
+    /// each part of a multipart upload and its completion included.
+    pub(crate) fn calls(&self) -> usize {
+        self.calls.n.load(Ordering::SeqCst)
+    }
+}
+
+/// A multipart upload whose parts and completion are counted calls too.
+#[derive(Debug)]
+struct FaultyUpload {
+    inner: Box<dyn MultipartUpload>,
+    calls: Arc<Calls>,
+}
+
+#[async_trait]
+impl MultipartUpload for FaultyUpload {
+    fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+        match self.calls.next() {
+            Action::Pass => self.inner.put_part(data),
+            Action::Refuse => Box::pin(async { Err(injected()) }),
+            Action::Lose => {
+                let part = self.inner.put_part(data);
+                Box::pin(async move {
+                    part.await?;
+                    Err(injected())
+                })
+            }
+        }
+    }
+
+    async fn complete(&mut self) -> Result<PutResult> {
+        match self.calls.next() {
+            Action::Pass => self.inner.complete().await,
+            Action::Refuse => Err(injected()),
+            Action::Lose => {
+                self.inner.complete().await?;
+                Err(injected())
+            }
+        }
+    }
+
+    async fn abort(&mut self) -> Result<()> {
+        match self.calls.next() {
+            Action::Pass => self.inner.abort().await,
+            Action::Refuse => Err(injected()),
+            Action::Lose => {
+                self.inner.abort().await?;
+                Err(injected())
+            }
+        }
     }
 }
 
@@ -62,6 +192,15 @@ impl ObjectStore for Faulty {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
+        self.maybe_pause(location).await;
+        match self.calls.next() {
+            Action::Pass => {}
+            Action::Refuse => return Err(injected()),
+            Action::Lose => {
+                self.inner.put_opts(location, payload, opts).await?;
+                return Err(injected());
+            }
+        }
         match (self.fault, &opts.mode) {
             (Fault::IgnoreConditions, PutMode::Create) => {
                 let opts = PutOptions {
@@ -104,10 +243,21 @@ impl ObjectStore for Faulty {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
+        self.maybe_pause(location).await;
+        if self.calls.next() != Action::Pass {
+            return Err(injected());
+        }
+        let inner = self.inner.put_multipart_opts(location, opts).await?;
+        Ok(Box::new(FaultyUpload {
+            inner,
+            calls: self.calls.clone(),
+        }))
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        if self.calls.next() != Action::Pass {
+            return Err(injected());
+        }
         self.inner.get_opts(location, options).await
     }
 
@@ -115,10 +265,30 @@ impl ObjectStore for Faulty {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        self.inner.delete_stream(locations)
+        // Each deletion is a call: refused ones fail, lost ones delete and then fail.
+        let calls = self.calls.clone();
+        let inner = self.inner.clone();
+        Box::pin(locations.then(move |location| {
+            let calls = calls.clone();
+            let inner = inner.clone();
+            async move {
+                let location = location?;
+                match calls.next() {
+                    Action::Pass => inner.delete(&location).await.map(|()| location),
+                    Action::Refuse => Err(injected()),
+                    Action::Lose => {
+                        inner.delete(&location).await?;
+                        Err(injected())
+                    }
+                }
+            }
+        }))
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        if self.calls.next() != Action::Pass {
+            return Box::pin(futures::stream::once(async { Err(injected()) }));
+        }
         self.inner.list(prefix)
     }
 
@@ -127,14 +297,23 @@ impl ObjectStore for Faulty {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
+        if self.calls.next() != Action::Pass {
+            return Box::pin(futures::stream::once(async { Err(injected()) }));
+        }
         self.inner.list_with_offset(prefix, offset)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        if self.calls.next() != Action::Pass {
+            return Err(injected());
+        }
         self.inner.list_with_delimiter(prefix).await
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        if self.calls.next() != Action::Pass {
+            return Err(injected());
+        }
         self.inner.copy_opts(from, to, options).await
     }
 }

@@ -6,6 +6,7 @@
 mod admin;
 mod api;
 mod cli;
+mod compact;
 mod conditional;
 mod faulty;
 mod manifest;
