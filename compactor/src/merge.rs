@@ -41,6 +41,8 @@ struct Input {
 /// One input series of one output series.
 struct Entry {
     out: Arc<Labels>,
+    /// Rank of `out` in block order among the job's output series.
+    rank: u32,
     hash: u64,
     replica: String,
     input: usize,
@@ -104,7 +106,10 @@ pub(crate) async fn run(
 
     // Every output series, in block order; each with its inputs in precedence order.
     let mut entries: Vec<Entry> = Vec::new();
-    let mut interned: HashMap<Labels, Arc<Labels>> = HashMap::new();
+    // Each output label set once (an index into `outputs`, with its hash): entries are many
+    // (one per series per input), label sets few, so they are compared once each.
+    let mut interned: HashMap<Labels, u32> = HashMap::new();
+    let mut outputs: Vec<(Arc<Labels>, u64)> = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         for s in input.series.iter() {
             let (out, replica) = if job.dedup {
@@ -120,12 +125,18 @@ pub(crate) async fn run(
             {
                 continue;
             }
-            let out = interned
-                .entry(out)
-                .or_insert_with_key(|l| Arc::new(l.clone()))
-                .clone();
+            let index = *interned.entry(out).or_insert_with_key(|l| {
+                outputs.push((Arc::new(l.clone()), l.stable_hash()));
+                u32::try_from(outputs.len() - 1).unwrap_or(u32::MAX)
+            });
+            let (out, hash) = outputs.get(index as usize).cloned().ok_or_else(|| {
+                JobError::Storage(StorageError::InvalidArgument(
+                    "more than 2^32 output series in one job".into(),
+                ))
+            })?;
             entries.push(Entry {
-                hash: out.stable_hash(),
+                rank: index,
+                hash,
                 out,
                 replica,
                 input: i,
@@ -137,12 +148,22 @@ pub(crate) async fn run(
         }
     }
     drop(interned);
-    entries.sort_by(|a, b| series_order(&a.out, &b.out).then(a.input.cmp(&b.input)));
+    let mut order: Vec<u32> = (0..outputs.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| series_order(&outputs[a as usize].0, &outputs[b as usize].0));
+    let mut rank = vec![0u32; outputs.len()];
+    for (r, &o) in order.iter().enumerate() {
+        rank[o as usize] = r as u32;
+    }
+    drop(outputs);
+    for e in &mut entries {
+        e.rank = rank[e.rank as usize];
+    }
+    entries.sort_unstable_by_key(|e| (e.rank, e.input));
     // Group boundaries: runs of one output series.
     let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
     let mut start = 0;
     for i in 1..=entries.len() {
-        if i == entries.len() || entries[i].out != entries[start].out {
+        if i == entries.len() || entries[i].rank != entries[start].rank {
             groups.push(start..i);
             start = i;
         }
@@ -166,7 +187,13 @@ pub(crate) async fn run(
     };
     let mut window = first_window;
     let order = job.inputs.iter().map(|b| b.order).max().unwrap_or(0);
-    let options = EncodeOptions::default();
+    // Final merges are compressed hard (they stay); rollups and capped merges of an unfinished
+    // window are rewritten soon, so they get the writers' fast level.
+    let options = if job.level >= crate::config::level::WINDOW {
+        EncodeOptions::default()
+    } else {
+        EncodeOptions::fresh()
+    };
     loop {
         let window_end = window.saturating_add(width).saturating_sub(1).min(max);
         for shard in 0..job.shards.max(1) {

@@ -101,6 +101,10 @@ pub(crate) struct Args {
     /// Print the plan and exit without changing anything.
     #[arg(long)]
     dry_run: bool,
+    /// With --interval: serve the compactor's metrics (`/metrics`, `strata_compactor_*` and
+    /// object-store requests) and health (`/-/healthy`) on this address, e.g. 0.0.0.0:9091.
+    #[arg(long, conflicts_with = "once")]
+    listen: Option<std::net::SocketAddr>,
     /// Remove deleted samples from the blocks now (as Prometheus' clean_tombstones), then exit.
     #[arg(long, conflicts_with_all = ["once", "dry_run"])]
     clean_tombstones: bool,
@@ -144,6 +148,25 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
             "strata compact: compacting {store} every {}",
             humantime::format_duration(args.interval)
         );
+        if let Some(addr) = args.listen {
+            let state = strata_api::ApiState::new(store.clone(), Default::default(), None);
+            let stats = compactor.stats();
+            state.set_extra_metrics(strata_api::ExtraMetrics(std::sync::Arc::new(move || {
+                stats.render(strata_storage::manifest::now_ms())
+            })));
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            eprintln!(
+                "strata compact: metrics on http://{}/metrics",
+                listener.local_addr()?
+            );
+            tokio::spawn(strata_api::serve_router(
+                listener,
+                strata_api::worker_router(state),
+                super::serve::shutdown_signal(),
+            ));
+        }
         compactor
             .run(args.interval, super::serve::shutdown_signal())
             .await;

@@ -371,3 +371,44 @@ async fn a_deletion_racing_a_compaction_is_never_resurrected() {
     assert_eq!(snapshot.deletes().count(), 0);
     assert_eq!(answers(&clean).await, hidden);
 }
+
+/// `strata compact --interval` with `--listen` serves its metrics while it compacts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strata_compact_serves_its_metrics() {
+    let url = s3::fresh_url();
+    seed(&s3::open(&url)).await;
+    let server = crate::api::start_strata(
+        &url,
+        &[
+            "compact",
+            "--interval",
+            "1s",
+            "--compact.late-grace",
+            "0s",
+            "--compact.window",
+            "2h",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let metrics = format!("{}/metrics", server.url.trim_end_matches("/metrics"));
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let body = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        if body.contains(r#"strata_compactor_jobs_total{kind="window",outcome="ok"} 1"#) {
+            assert!(
+                body.contains("strata_compactor_quarantined_blocks 0"),
+                "{body}"
+            );
+            assert!(
+                body.contains("strata_compactor_samples_written_total"),
+                "{body}"
+            );
+            assert!(body.trim_end().ends_with("# EOF"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no merge reported: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(live(&s3::open(&url)).await.len(), 1);
+}
