@@ -54,7 +54,33 @@ enum Command {
     QueryServer(cmd::serve::Args),
 }
 
+/// Exit status of a process killed by SIGPIPE, as Go programs (promtool) and coreutils end
+/// when their reader goes away.
+const CLOSED_PIPE_EXIT: i32 = 128 + 13;
+
+/// A closed stdout (`strata inspect | head`) ends the process quietly, as a Go program would
+/// end on SIGPIPE; any other panic is one line on stderr, never a backtrace.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("panic");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(CLOSED_PIPE_EXIT);
+        }
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error (please report it): {msg}{at}");
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_panics();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

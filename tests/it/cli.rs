@@ -218,3 +218,38 @@ fn query_evaluates_promql_over_imported_blocks() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("parse error"), "{stderr}");
 }
+
+/// `strata inspect … | head`: the reader goes away, strata ends quietly as a Go program on
+/// SIGPIPE would (status 141), with nothing on stderr.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store").display().to_string();
+    let mut body = String::from("# TYPE m gauge\n");
+    for i in 0..50_000 {
+        body.push_str(&format!("m{{k=\"v\"}} {i} {}\n", 1_700_000_000 + i));
+    }
+    body.push_str("# EOF\n");
+    let file = write_file(&dir, "m.om", &body);
+    let out = strata(&store, &["import", "--quiet", &file]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["--store", &store, "inspect", "--series", "m"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = BufReader::new(stdout).lines().next();
+    assert!(first.is_some_and(|l| l.is_ok()));
+    // The reader is dropped here: strata's next writes hit a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(out.status.code(), Some(141));
+}

@@ -25,7 +25,9 @@ impl Steps {
     }
 
     pub(crate) fn len(self) -> usize {
-        ((self.end - self.start) / self.step.max(1) + 1).max(0) as usize
+        (self.end.saturating_sub(self.start) / self.step.max(1))
+            .saturating_add(1)
+            .max(0) as usize
     }
 }
 
@@ -65,6 +67,16 @@ impl EvalContext {
             read,
             loaded: AtomicUsize::new(0),
             annotations: Mutex::new(Annotations::default()),
+        }
+    }
+
+    /// [`Self::check_deadline`] every 1024th call of a loop (`i` counts its iterations), so
+    /// that no evaluation loop runs past the timeout for long.
+    pub(crate) fn check_deadline_every(&self, i: usize) -> Result<(), QueryError> {
+        if i.is_multiple_of(1024) {
+            self.check_deadline()
+        } else {
+            Ok(())
         }
     }
 

@@ -111,6 +111,7 @@ impl Engine {
             default_subquery_step: (self.options.default_subquery_step.as_millis() as i64).max(1),
             query_start: start,
             query_end: end,
+            max_samples: self.options.max_samples,
         }
     }
 

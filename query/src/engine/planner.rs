@@ -44,6 +44,9 @@ pub(crate) struct Planner {
     pub(crate) query_end: i64,
     /// The query's step (0 for instant queries), for `step()`.
     pub(crate) query_step: i64,
+    /// The sample limit: a subquery with more steps than this would exceed it with one series
+    /// (Prometheus counts a sample per series per step), so it is refused before evaluating.
+    pub(crate) max_samples: usize,
 }
 
 fn unsupported<T>(what: impl Into<String>) -> Result<T, QueryError> {
@@ -261,18 +264,22 @@ impl Planner {
                     .filter(|s| *s > 0)
                     .unwrap_or(self.default_subquery_step);
                 let (lo, hi) = shift.span(steps);
-                let mut start = step * ((lo - range) / step);
-                if start <= lo - range {
-                    start += step;
+                let from = lo.saturating_sub(range);
+                let mut start = step.saturating_mul(from / step);
+                if start <= from {
+                    start = start.saturating_add(step);
                 }
-                let inner = self.plan(
-                    &sq.expr,
-                    Steps {
-                        start,
-                        end: hi,
-                        step,
-                    },
-                )?;
+                let inner_steps = Steps {
+                    start,
+                    end: hi,
+                    step,
+                };
+                if inner_steps.len() > self.max_samples {
+                    return Err(QueryError::TooManySamples {
+                        limit: self.max_samples,
+                    });
+                }
+                let inner = self.plan(&sq.expr, inner_steps)?;
                 if inner.kind != Kind::Vector && inner.kind != Kind::Scalar {
                     return unsupported("subquery of a non-vector expression");
                 }

@@ -128,3 +128,38 @@ async fn bad_queries_are_parse_errors() {
         assert!(engine.instant(snap.clone(), q, 0).await.is_err(), "{q}");
     }
 }
+
+/// `atan2` with a scalar keeps the metric name (Prometheus' `shouldDropMetricName`), `+` and
+/// `bool` comparisons drop it.
+#[tokio::test]
+async fn vector_scalar_name_dropping_follows_prometheus() {
+    let (store, snap) = store_with(&[(A, vec![1.0; 3])], 60_000).await;
+    let engine = Engine::new(store, EngineOptions::default());
+    for (query, keeps) in [
+        ("req_total atan2 1", true),
+        ("req_total > 0", true),
+        ("req_total + 1", false),
+        ("req_total > bool 0", false),
+    ] {
+        let out = engine.instant(snap.clone(), query, 120_000).await.unwrap();
+        let QueryValue::Vector(v) = out.value else {
+            panic!("{query}: {out:?}")
+        };
+        assert_eq!(v[0].labels.metric_name().is_some(), keeps, "{query}");
+    }
+}
+
+/// A subquery with more steps than the sample limit is refused before it is evaluated, at
+/// once, instead of pinning a core (`count_over_time(up[9999d:1s])`).
+#[tokio::test]
+async fn huge_subquery_is_refused_at_once() {
+    let (store, snap) = store_with(&[(A, vec![1.0; 3])], 60_000).await;
+    let engine = Engine::new(store, EngineOptions::default());
+    let started = Instant::now();
+    let err = engine
+        .instant(snap, "count_over_time(req_total[9999d:1s])", 120_000)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueryError::TooManySamples { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}

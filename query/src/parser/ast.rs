@@ -181,13 +181,10 @@ pub enum ValueType {
 }
 
 /// Return types of functions that do not return an instant vector.
+/// A call's result type, from the function table (calls are checked when parsed, so the name
+/// is known; an unknown one is taken for a vector).
 fn function_type(name: &str) -> ValueType {
-    match name {
-        "time" | "scalar" | "pi" | "start" | "end" | "range" | "step" | "min_of" | "max_of" => {
-            ValueType::Scalar
-        }
-        _ => ValueType::Vector,
-    }
+    super::functions::lookup(name).map_or(ValueType::Vector, |f| f.returns.into())
 }
 
 impl Expr {

@@ -3,6 +3,7 @@
 //! and `anchored`/`smoothed` range selectors are not in promql-parser.
 
 pub mod ast;
+mod functions;
 mod lexer;
 mod parse;
 mod printer;

@@ -117,6 +117,7 @@ impl Parser {
             if prec < min_prec {
                 break;
             }
+            let op_pos = self.pos();
             self.bump();
             let (return_bool, matching, card, fill) = self.binary_modifiers(op)?;
             // `^` is right-associative, everything else left-associative.
@@ -125,8 +126,10 @@ impl Parser {
             } else {
                 self.parse_expr(prec + 1)?
             };
-            lhs = make_binary(op, lhs, rhs, return_bool, matching, card, fill)
-                .map_err(QueryError::Parse)?;
+            lhs = match make_binary(op, lhs, rhs, return_bool, matching, card, fill) {
+                Ok(e) => e,
+                Err(msg) => return self.error_at(op_pos, msg),
+            };
         }
         Ok(lhs)
     }
@@ -523,12 +526,31 @@ impl Parser {
         }
     }
 
+    fn error_at<T>(&self, pos: usize, msg: impl Into<String>) -> Result<T, QueryError> {
+        Err(QueryError::Parse(format!(
+            "1:{}: parse error: {}",
+            pos + 1,
+            msg.into()
+        )))
+    }
+
     fn call(&mut self, name: String) -> Result<Expr, QueryError> {
+        // The name token was just consumed: the call starts there.
+        let call_pos = self.toks[self.i.saturating_sub(1)].pos;
+        let func = match name.to_ascii_lowercase().as_str() {
+            f @ ("start" | "end" | "range" | "step" | "min_of" | "max_of") => f.to_string(),
+            _ => name,
+        };
+        let Some(function) = super::functions::lookup(&func) else {
+            return self.error_at(call_pos, format!("unknown function with name {func:?}"));
+        };
         self.expect(Tok::LParen, "\"(\"")?;
         let mut args = Vec::new();
+        let mut arg_pos = Vec::new();
         if *self.peek() != Tok::RParen {
             loop {
-                self.allow_empty_selector = name.eq_ignore_ascii_case("info") && args.len() == 1;
+                self.allow_empty_selector = func == "info" && args.len() == 1;
+                arg_pos.push(self.pos());
                 let arg = self.parse_expr(0);
                 self.allow_empty_selector = false;
                 args.push(arg?);
@@ -546,10 +568,16 @@ impl Parser {
         } else {
             self.bump();
         }
-        let func = match name.to_ascii_lowercase().as_str() {
-            f @ ("start" | "end" | "range" | "step" | "min_of" | "max_of") => f.to_string(),
-            _ => name,
-        };
+        // Prometheus' checkAST for calls: the count, then each argument's type.
+        if let Err(msg) = super::functions::check_arity(function, args.len()) {
+            return self.error_at(call_pos, msg);
+        }
+        for (i, (arg, pos)) in args.iter().zip(arg_pos).enumerate() {
+            if let Err(msg) = super::functions::check_arg_type(function, i, arg.value_type().into())
+            {
+                return self.error_at(pos, msg);
+            }
+        }
         Ok(Expr::Call { func, args })
     }
 
@@ -715,6 +743,14 @@ fn make_binary(
     }
     if set && card != Card::OneToOne {
         return Err(format!("no grouping allowed for \"{op}\" operation"));
+    }
+    if let (Some((true, on)), Card::ManyToOne(include) | Card::OneToMany(include)) =
+        (&matching, &card)
+        && let Some(both) = on.iter().find(|l| include.contains(l))
+    {
+        return Err(format!(
+            "label {both:?} must not occur in ON and GROUP clause at once"
+        ));
     }
     Ok(Expr::Binary(Box::new(Binary {
         op: op.to_ascii_lowercase(),

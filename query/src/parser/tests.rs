@@ -1,5 +1,6 @@
 use super::ast::*;
 use super::parse;
+use crate::error::QueryError;
 
 fn q() -> QueryTimes {
     QueryTimes {
@@ -109,4 +110,116 @@ fn aggregations_and_binary_modifiers() {
     assert!(parse("1 > 2").is_err(), "scalar comparisons need bool");
     assert!(parse("1 and 2").is_err());
     assert!(parse("sum(").is_err());
+}
+
+/// Calls are checked when parsed, with Prometheus' messages and positions: no argument list
+/// reaches the planner with the wrong count or type (some used to panic it).
+#[test]
+fn calls_are_checked_like_prometheus() {
+    for (query, want) in [
+        (
+            "absent()",
+            r#"1:1: parse error: expected 1 argument(s) in call to "absent", got 0"#,
+        ),
+        (
+            "clamp(up)",
+            r#"1:1: parse error: expected 3 argument(s) in call to "clamp", got 1"#,
+        ),
+        (
+            "sort_by_label()",
+            r#"1:1: parse error: expected at least 1 argument(s) in call to "sort_by_label", got 0"#,
+        ),
+        (
+            "rate(up[5m], 1)",
+            r#"1:1: parse error: expected 1 argument(s) in call to "rate", got 2"#,
+        ),
+        (
+            "abs(up, up)",
+            r#"1:1: parse error: expected 1 argument(s) in call to "abs", got 2"#,
+        ),
+        (
+            "round()",
+            r#"1:1: parse error: expected at least 1 argument(s) in call to "round", got 0"#,
+        ),
+        (
+            "vector()",
+            r#"1:1: parse error: expected 1 argument(s) in call to "vector", got 0"#,
+        ),
+        (
+            "time(1)",
+            r#"1:1: parse error: expected 0 argument(s) in call to "time", got 1"#,
+        ),
+        (
+            "hour(up, up, up)",
+            r#"1:1: parse error: expected at most 1 argument(s) in call to "hour", got 3"#,
+        ),
+        (
+            "scalar(up[5m])",
+            r#"1:8: parse error: expected type instant vector in call to function "scalar", got range vector"#,
+        ),
+        (
+            "histogram_quantile(0.9, x_bucket[5m])",
+            r#"1:25: parse error: expected type instant vector in call to function "histogram_quantile", got range vector"#,
+        ),
+        (
+            "rate(up)",
+            r#"1:6: parse error: expected type range vector in call to function "rate", got instant vector"#,
+        ),
+        (
+            "1 + foo(up)",
+            r#"1:5: parse error: unknown function with name "foo""#,
+        ),
+        (
+            "RATE(up[5m])",
+            r#"1:1: parse error: unknown function with name "RATE""#,
+        ),
+        (
+            "holt_winters(up[5m], 0.5, 0.5)",
+            r#"1:1: parse error: unknown function with name "holt_winters""#,
+        ),
+    ] {
+        match parse(query) {
+            Err(QueryError::Parse(got)) => assert_eq!(got, want, "{query}"),
+            other => panic!("{query}: expected a parse error, got {other:?}"),
+        }
+    }
+    for ok in [
+        "round(up)",
+        "round(up, 5)",
+        "label_join(up, \"a\", \",\", \"b\", \"c\")",
+        "sort_by_label(up, \"a\", \"b\")",
+        "hour()",
+        "predict_linear(x[1h], 20 * 3600)",
+        "histogram_quantile(scalar(q), rate(x_bucket[5m]))",
+        "info(up, {k=\"v\"})",
+        "time() + pi()",
+    ] {
+        assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
+    }
+}
+
+/// Prometheus' checks of binary expressions, at the operator's position.
+#[test]
+fn binary_expressions_are_checked_like_prometheus() {
+    for (query, want) in [
+        (
+            "x > on(instance) group_left(instance) y",
+            r#"1:3: parse error: label "instance" must not occur in ON and GROUP clause at once"#,
+        ),
+        (
+            "1 > 2",
+            "1:3: parse error: comparisons between scalars must use BOOL modifier",
+        ),
+        (
+            "x and 1",
+            r#"1:3: parse error: set operator "and" not allowed in binary scalar expression"#,
+        ),
+    ] {
+        match parse(query) {
+            Err(QueryError::Parse(got)) => assert_eq!(got, want, "{query}"),
+            other => panic!("{query}: expected a parse error, got {other:?}"),
+        }
+    }
+    assert!(parse("x > on(instance) group_left(job) y").is_ok());
+    assert!(parse("x > ignoring(instance) group_left(instance) y").is_ok());
 }

@@ -147,15 +147,27 @@ impl Binary {
             .collect()
     }
 
+    /// Whether a vector-vector operation drops the metric name (Prometheus' `resultMetric`):
+    /// every operator but a comparison without `bool`.
     fn drops_name(&self) -> bool {
         !self.op.is_comparison() || self.return_bool
+    }
+
+    /// Whether a vector-scalar operation drops it (Prometheus' `VectorscalarBinop`:
+    /// `shouldDropMetricName(op) || returnBool`): `+ - * / % ^` and `bool` comparisons, not
+    /// `atan2` (`node_load1 atan2 1` keeps `node_load1`).
+    fn drops_name_with_scalar(&self) -> bool {
+        matches!(
+            self.op,
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow
+        ) || self.return_bool
     }
 
     fn scalar_vector(&self, scalar: &Series, vector: Vec<Series>, swap: bool) -> Vec<Series> {
         let mut out = Vec::new();
         for s in vector {
             let mut r = Series::new(s.labels.clone());
-            r.drop_name = s.drop_name || self.drops_name();
+            r.drop_name = s.drop_name || self.drops_name_with_scalar();
             for (&t, &v) in s.timestamps.iter().zip(&s.values) {
                 let Some(sv) = scalar.at(t) else { continue };
                 let (l, rr) = if swap { (sv, v) } else { (v, sv) };

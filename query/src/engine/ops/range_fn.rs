@@ -142,7 +142,9 @@ impl PromOp for RangeFunction {
             ctx.warn(quantile_warning(q));
         }
         let mut out = Vec::with_capacity(raw.len());
+        let mut work = 0usize;
         for s in raw {
+            ctx.check_deadline()?;
             if self.func == RangeFn::Window {
                 out.push(self.window(&s));
                 continue;
@@ -162,6 +164,8 @@ impl PromOp for RangeFunction {
             // Under `@` every step reads the same window: evaluate it once.
             let mut memo: Option<(i64, Option<f64>)> = None;
             for t in self.steps.iter() {
+                work += 1;
+                ctx.check_deadline_every(work)?;
                 let end = self.shift.eval_time(t);
                 if let Some((at, v)) = memo
                     && at == end

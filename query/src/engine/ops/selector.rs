@@ -146,12 +146,15 @@ impl PromOp for VectorSelect {
         };
         let raw = load(ctx, &self.matchers, lo - self.lookback + 1, hi + ahead).await?;
         let mut out = Vec::with_capacity(raw.len());
+        let mut work = 0usize;
         for mut s in raw {
             if self.mode != RangeMode::Normal {
                 drop_stale(&mut s);
             }
             let mut series = Series::new(s.labels.clone());
             for t in self.steps.iter() {
+                work += 1;
+                ctx.check_deadline_every(work)?;
                 let at = self.shift.eval_time(t);
                 let value = match (self.mode, s.newest_within(at, self.lookback)) {
                     (RangeMode::Smoothed, Some(b)) if s.timestamps[b] == at => Some(s.values[b]),
