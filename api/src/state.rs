@@ -23,6 +23,9 @@ pub struct ApiConfig {
     pub version: String,
     /// Serve the TSDB admin endpoints (`--web.enable-admin-api`).
     pub enable_admin_api: bool,
+    /// Queries evaluated at once (`--query.max-concurrency`); more wait in a queue, within
+    /// their timeout.
+    pub max_concurrency: usize,
 }
 
 impl Default for ApiConfig {
@@ -32,6 +35,7 @@ impl Default for ApiConfig {
             manifest_refresh: Duration::ZERO,
             version: env!("CARGO_PKG_VERSION").to_string(),
             enable_admin_api: false,
+            max_concurrency: 20,
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct ApiState {
     /// The compactor's rewrites, for `clean_tombstones`.
     tombstone_cleaner: std::sync::OnceLock<TombstoneCleaner>,
     manifest: Manifest,
+    /// Slots of `max_concurrency` queries.
+    query_slots: Arc<tokio::sync::Semaphore>,
     current: Cached,
     refresh: tokio::sync::Mutex<()>,
 }
@@ -97,6 +103,7 @@ impl ApiState {
         });
         let metrics = Metrics::new(store.clone(), snapshot_info);
         let manifest = Manifest::new(store.clone(), "api");
+        let query_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrency.max(1)));
         Arc::new(Self {
             store,
             config,
@@ -107,6 +114,7 @@ impl ApiState {
             extra_metrics: std::sync::OnceLock::new(),
             tombstone_cleaner: std::sync::OnceLock::new(),
             manifest,
+            query_slots,
             current,
             refresh: tokio::sync::Mutex::new(()),
         })
@@ -207,6 +215,36 @@ impl ApiState {
             Ok(self.config.engine.replica_labels.clone())
         } else {
             Ok(asked.into_iter().map(str::to_string).collect())
+        }
+    }
+
+    /// Runs `query` (an engine evaluation) as Prometheus' engine does: at most
+    /// `max_concurrency` at once, the rest queued; the wait and the evaluation both within the
+    /// query's `timeout`, after which the answer is `timeout` (503) whatever the evaluation is
+    /// doing. A client that hangs up drops the evaluation with the request.
+    pub(crate) async fn run_query<T>(
+        &self,
+        timeout: Option<Duration>,
+        query: impl Future<Output = Result<T, strata_query::QueryError>>,
+    ) -> Result<T, ApiError> {
+        let limit = timeout.map_or(self.config.engine.timeout, |t| {
+            t.min(self.config.engine.timeout)
+        });
+        let started = Instant::now();
+        let timed_out = |message: &str| ApiError {
+            kind: crate::error::ErrorType::Timeout,
+            message: message.into(),
+        };
+        let _slot = tokio::time::timeout(limit, self.query_slots.acquire())
+            .await
+            .map_err(|_| timed_out("query timed out in query queue"))?
+            .map_err(|_| ApiError::internal("the query queue is closed"))?;
+        // The engine checks its own deadline inside its loops; this bounds what it cannot see
+        // (a slow store, a long loop between checks), with a small margin for it to answer.
+        let left = limit.saturating_sub(started.elapsed()) + Duration::from_millis(500);
+        match tokio::time::timeout(left, query).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(timed_out("query timed out in expression evaluation")),
         }
     }
 

@@ -44,6 +44,10 @@ pub(crate) struct Args {
     /// Most samples a query may load or produce.
     #[arg(long, default_value_t = 50_000_000)]
     query_max_samples: usize,
+    /// Most queries evaluated at once; more wait (within their timeout), as Prometheus'
+    /// --query.max-concurrency.
+    #[arg(long = "query.max-concurrency", default_value_t = 20)]
+    query_max_concurrency: usize,
     /// `serve` only: how often samples received by remote write are committed as blocks
     /// (the most a crash can lose). `query-server` receives nothing.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -151,6 +155,7 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         },
         manifest_refresh: args.manifest_refresh,
         enable_admin_api: args.enable_admin_api,
+        max_concurrency: args.query_max_concurrency,
         ..Default::default()
     };
     let state = ApiState::new(store.clone(), config, writer.clone());

@@ -554,3 +554,59 @@ async fn prometheus_remote_writes_into_strata_serve() {
     )
     .await;
 }
+
+/// Queries that would pin a core answer within their timeout (or are refused at once), one
+/// at a time with `--query.max-concurrency 1`, and the server keeps answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn pathological_queries_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = s3::fresh_url();
+    import(&store, &dir);
+    let server = start_server_with(&store, &["--query.max-concurrency", "1"]);
+    let api = format!("{}/api/v1", server.url);
+    let at = (T0 + 7200).to_string();
+    let started = std::time::Instant::now();
+    let (code, body) = post_form(
+        &format!("{api}/query"),
+        &[
+            ("query", "count_over_time(req_total[9999d:1s])"),
+            ("time", &at),
+            ("timeout", "5s"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "refused at once");
+    // Millions of steps per series: it runs into its 2 s timeout.
+    let slow = tokio::spawn({
+        let api = api.clone();
+        let at = at.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let r = post_form(
+                &format!("{api}/query"),
+                &[
+                    ("query", "count_over_time(req_total[2h:1ms])"),
+                    ("time", &at),
+                    ("timeout", "2s"),
+                ],
+            )
+            .await;
+            (r, started.elapsed())
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Queued behind it (one slot), then answered.
+    let (code, body) = post_form(
+        &format!("{api}/query"),
+        &[("query", "count(req_total)"), ("time", &at)],
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let ((code, body), took) = slow.await.unwrap();
+    assert!(took < std::time::Duration::from_secs(4), "answered in {took:?}");
+    assert!(
+        (code == 503 && body["errorType"] == "timeout") || code == 422,
+        "{code} {body}"
+    );
+}

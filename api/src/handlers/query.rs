@@ -41,9 +41,9 @@ pub(crate) async fn instant(
     let (timeout, lookback) = per_request(&p)?;
     let replica_labels = state.replica_labels(&p)?;
     let snapshot = state.snapshot().await?;
+    let engine = state.engine(timeout, lookback, replica_labels);
     let out = state
-        .engine(timeout, lookback, replica_labels)
-        .instant(snapshot, query, t)
+        .run_query(timeout, engine.instant(snapshot, query, t))
         .await?;
     Ok(json::success(
         &json::query_data(&out.value),
@@ -92,9 +92,9 @@ pub(crate) async fn range(
     let (timeout, lookback) = per_request(&p)?;
     let replica_labels = state.replica_labels(&p)?;
     let snapshot = state.snapshot().await?;
+    let engine = state.engine(timeout, lookback, replica_labels);
     let out = state
-        .engine(timeout, lookback, replica_labels)
-        .range(snapshot, query, start, end, step)
+        .run_query(timeout, engine.range(snapshot, query, start, end, step))
         .await?;
     Ok(json::success(
         &json::query_data(&out.value),
