@@ -18,6 +18,7 @@ pub mod counting;
 pub mod dedup;
 pub mod duration;
 pub mod error;
+pub mod goregex;
 pub mod labels;
 pub mod manifest;
 pub mod matcher;

@@ -96,7 +96,8 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// A matcher; regex operators compile `^(?s:value)$` (Prometheus' anchoring).
+    /// A matcher; regex operators compile `^(?s:value)$` (Prometheus' anchoring) in Go's RE2
+    /// dialect ([`crate::goregex`]), as relabeling does.
     pub fn new(
         op: MatchOp,
         name: impl Into<String>,
@@ -104,13 +105,13 @@ impl Matcher {
     ) -> Result<Self, MatcherError> {
         let (name, value) = (name.into(), value.into());
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?s:{value})$")).map_err(|e| MatcherError {
+            MatchOp::Regex | MatchOp::NotRegex => {
+                Some(crate::goregex::anchored(&value).map_err(|e| MatcherError {
                     label: name.clone(),
                     regex: value.clone(),
                     reason: e.to_string(),
-                })?,
-            ),
+                })?)
+            }
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Self {

@@ -576,7 +576,10 @@ async fn pathological_queries_are_bounded() {
     )
     .await;
     assert_eq!(code, 422, "{body}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(2), "refused at once");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "refused at once"
+    );
     // Millions of steps per series: it runs into its 2 s timeout.
     let slow = tokio::spawn({
         let api = api.clone();
@@ -604,7 +607,10 @@ async fn pathological_queries_are_bounded() {
     .await;
     assert_eq!(code, 200, "{body}");
     let ((code, body), took) = slow.await.unwrap();
-    assert!(took < std::time::Duration::from_secs(4), "answered in {took:?}");
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "answered in {took:?}"
+    );
     assert!(
         (code == 503 && body["errorType"] == "timeout") || code == 422,
         "{code} {body}"

@@ -163,3 +163,27 @@ async fn huge_subquery_is_refused_at_once() {
     assert!(matches!(err, QueryError::TooManySamples { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+/// Matchers and `label_replace` read regexes in Go's dialect, as relabeling does
+/// (`storage::goregex`): `\d` is ASCII, `\Q…\E` literal, `$01` an unknown group.
+#[tokio::test]
+async fn regexes_follow_go_like_relabeling() {
+    let arabic: &[(&str, &str)] = &[("__name__", "m"), ("v", "١٢٣")];
+    let ascii: &[(&str, &str)] = &[("__name__", "m"), ("v", "a.b")];
+    let (store, snap) = store_with(&[(arabic, vec![1.0]), (ascii, vec![2.0])], 60_000).await;
+    let engine = Engine::new(store, EngineOptions::default());
+    let count = |q: &'static str| {
+        let (engine, snap) = (&engine, snap.clone());
+        async move {
+            match engine.instant(snap, q, 0).await.unwrap().value {
+                QueryValue::Vector(v) => v,
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+    };
+    assert!(count(r#"m{v=~"\\d+"}"#).await.is_empty(), "\\d is ASCII");
+    assert_eq!(count(r#"m{v=~"\\Qa.b\\E"}"#).await.len(), 1);
+    assert_eq!(count(r#"m{v=~"a\\.b|x"}"#).await.len(), 1);
+    let v = count(r#"label_replace(m{v="a.b"}, "w", "$1-$01-${1}", "v", "(a)\\.b")"#).await;
+    assert_eq!(v[0].labels.get("w"), Some("a--a"), "{v:?}");
+}

@@ -2,7 +2,6 @@
 //! manipulation, sorting, `vector`/`scalar`/`absent`.
 
 use async_trait::async_trait;
-use regex::Regex;
 use strata_storage::{Labels, METRIC_NAME};
 
 use crate::engine::context::{EvalContext, Steps};
@@ -259,7 +258,7 @@ impl PromOp for InstantFunction {
                 src,
                 regex,
             } => {
-                let re = Regex::new(&format!("^(?s:{regex})$")).map_err(|_| {
+                let re = strata_storage::goregex::anchored(regex).map_err(|_| {
                     QueryError::Execution(format!(
                         "invalid regular expression in label_replace(): {regex}"
                     ))
@@ -274,8 +273,7 @@ impl PromOp for InstantFunction {
                     .map(|mut s| {
                         let value = s.labels.get(src).unwrap_or_default().to_string();
                         if let Some(caps) = re.captures(&value) {
-                            let mut out = String::new();
-                            caps.expand(replacement, &mut out);
+                            let out = strata_storage::goregex::expand(&caps, replacement);
                             s.labels = set_label(&s.labels, dst, &out);
                             if dst == METRIC_NAME {
                                 s.drop_name = false;
