@@ -69,10 +69,27 @@ fn unwrap_parens(e: &Expr) -> &Expr {
 }
 
 /// A number literal argument, folded at planning time.
+/// The value of a constant scalar expression, folded as the engine would evaluate it:
+/// numbers, `-x`, `pi()`, and arithmetic or `bool` comparisons of constants
+/// (`predict_linear(x[1h], 20 * 3600)`, `quantile(1 - 0.01, …)`).
 fn literal(e: &Expr) -> Option<f64> {
     match unwrap_parens(e) {
         Expr::Number(n) => Some(*n),
         Expr::Neg(u) => literal(u).map(|v| -v),
+        Expr::Call { func, args } if func == "pi" && args.is_empty() => Some(std::f64::consts::PI),
+        Expr::Binary(b) if b.matching.is_none() => {
+            let op = BinOp::from_token(&b.op)?;
+            if op.is_set() || (op.is_comparison() && !b.return_bool) {
+                return None;
+            }
+            let (l, r) = (literal(&b.lhs)?, literal(&b.rhs)?);
+            let (v, keep) = op.apply(l, r);
+            Some(if op.is_comparison() {
+                f64::from(u8::from(keep))
+            } else {
+                v
+            })
+        }
         _ => None,
     }
 }

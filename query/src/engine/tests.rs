@@ -187,3 +187,33 @@ async fn regexes_follow_go_like_relabeling() {
     let v = count(r#"label_replace(m{v="a.b"}, "w", "$1-$01-${1}", "v", "(a)\\.b")"#).await;
     assert_eq!(v[0].labels.get("w"), Some("a--a"), "{v:?}");
 }
+
+/// Scalar arguments written as constant expressions are folded (a common dashboard form).
+#[tokio::test]
+async fn constant_scalar_arguments_are_folded() {
+    let (store, snap) = store_with(&[(A, (0..=60).map(|i| i as f64).collect())], 60_000).await;
+    let engine = Engine::new(store, EngineOptions::default());
+    for (folded, literal) in [
+        (
+            "predict_linear(req_total[30m], 20 * 3600)",
+            "predict_linear(req_total[30m], 72000)",
+        ),
+        (
+            "quantile_over_time(1 - 0.5, req_total[30m])",
+            "quantile_over_time(0.5, req_total[30m])",
+        ),
+        ("round(req_total, 2 ^ -1)", "round(req_total, 0.5)"),
+        ("clamp(req_total, -(1), 10 / 2)", "clamp(req_total, -1, 5)"),
+        ("topk(1 + 1, req_total)", "topk(2, req_total)"),
+    ] {
+        let a = engine
+            .instant(snap.clone(), folded, 3_600_000)
+            .await
+            .unwrap();
+        let b = engine
+            .instant(snap.clone(), literal, 3_600_000)
+            .await
+            .unwrap();
+        assert_eq!(a.value, b.value, "{folded}");
+    }
+}
