@@ -10,7 +10,7 @@ set -euo pipefail
 PORT=${1:-9000}
 BUCKET=${BUCKET:-strata}
 python3 -c 'import moto.moto_server.werkzeug_app' 2>/dev/null ||
-  python3 -m pip install --quiet 'moto[server]'
+  python3 -m pip install --quiet 'moto[server]>=5,<6'
 python3 "$(dirname "$0")/moto_atomic.py" -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
 PID=$!
 trap 'kill $PID' EXIT INT TERM

@@ -58,7 +58,7 @@ fn moto_python() -> PathBuf {
             .status()
             .is_ok_and(|s| s.success())
             && Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "moto[server]"])
+                .args(["install", "--quiet", "moto[server]>=5,<6"])
                 .status()
                 .is_ok_and(|s| s.success());
         assert!(
