@@ -66,6 +66,15 @@ impl std::fmt::Debug for TombstoneCleaner {
     }
 }
 
+/// A spawned evaluation, aborted when its request goes (timed out, or the client hung up).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Shared server state.
 #[derive(Debug)]
 pub struct ApiState {
@@ -221,11 +230,12 @@ impl ApiState {
     /// Runs `query` (an engine evaluation) as Prometheus' engine does: at most
     /// `max_concurrency` at once, the rest queued; the wait and the evaluation both within the
     /// query's `timeout`, after which the answer is `timeout` (503) whatever the evaluation is
-    /// doing. A client that hangs up drops the evaluation with the request.
-    pub(crate) async fn run_query<T>(
+    /// doing. The evaluation runs as its own task, so that the answer never waits for a busy
+    /// loop; it is aborted when the time is up or the client hangs up (dropping the request).
+    pub(crate) async fn run_query<T: Send + 'static>(
         &self,
         timeout: Option<Duration>,
-        query: impl Future<Output = Result<T, strata_query::QueryError>>,
+        query: impl Future<Output = Result<T, strata_query::QueryError>> + Send + 'static,
     ) -> Result<T, ApiError> {
         let limit = timeout.map_or(self.config.engine.timeout, |t| {
             t.min(self.config.engine.timeout)
@@ -242,9 +252,15 @@ impl ApiState {
         // The engine checks its own deadline inside its loops; this bounds what it cannot see
         // (a slow store, a long loop between checks), with a small margin for it to answer.
         let left = limit.saturating_sub(started.elapsed()) + Duration::from_millis(500);
-        match tokio::time::timeout(left, query).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(timed_out("query timed out in expression evaluation")),
+        let mut task = AbortOnDrop(tokio::spawn(query));
+        tokio::select! {
+            joined = &mut task.0 => match joined {
+                Ok(result) => Ok(result?),
+                Err(e) => Err(ApiError::internal(format!("query evaluation failed: {e}"))),
+            },
+            _ = tokio::time::sleep(left) => {
+                Err(timed_out("query timed out in expression evaluation"))
+            }
         }
     }
 

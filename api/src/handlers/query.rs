@@ -42,8 +42,12 @@ pub(crate) async fn instant(
     let replica_labels = state.replica_labels(&p)?;
     let snapshot = state.snapshot().await?;
     let engine = state.engine(timeout, lookback, replica_labels);
+    let query = query.to_string();
     let out = state
-        .run_query(timeout, engine.instant(snapshot, query, t))
+        .run_query(
+            timeout,
+            async move { engine.instant(snapshot, &query, t).await },
+        )
         .await?;
     Ok(json::success(
         &json::query_data(&out.value),
@@ -93,8 +97,11 @@ pub(crate) async fn range(
     let replica_labels = state.replica_labels(&p)?;
     let snapshot = state.snapshot().await?;
     let engine = state.engine(timeout, lookback, replica_labels);
+    let query = query.to_string();
     let out = state
-        .run_query(timeout, engine.range(snapshot, query, start, end, step))
+        .run_query(timeout, async move {
+            engine.range(snapshot, &query, start, end, step).await
+        })
         .await?;
     Ok(json::success(
         &json::query_data(&out.value),

@@ -189,7 +189,11 @@ impl PromOp for Aggregate {
         let mut members_of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); group_keys.len()];
         // Points are step-aligned and ascending: one cursor per series walks them.
         let mut cursors: Vec<usize> = vec![0; series.len()];
-        for t in self.steps.iter() {
+        for (n, t) in self.steps.iter().enumerate() {
+            // Each step visits every series: check the deadline every few steps.
+            if n.is_multiple_of(16) {
+                ctx.check_deadline()?;
+            }
             let p = param.as_ref().and_then(|p| p.at(t));
             if self.has_param && self.op != AggOp::Quantile {
                 let k = p.unwrap_or(f64::NAN);
