@@ -60,10 +60,11 @@ fn piece(p: i64) -> Vec<SeriesSamples> {
         .collect()
 }
 
-async fn commit_piece(manifest: &Manifest, p: i64, last: bool) {
+/// Commits piece `p`; with `drop_trailing`, without the sample that duplicates the next
+/// piece's first (when no later commit is to outrank it, or none may conflict).
+async fn commit_piece(manifest: &Manifest, p: i64, drop_trailing: bool) {
     let mut series = piece(p);
-    if last && (p + 1) % 6 != 0 {
-        // Nothing comes after to outrank the trailing sample: leave it out.
+    if drop_trailing && (p + 1) % 6 != 0 {
         for s in &mut series {
             s.timestamps.pop();
             s.values.pop();
@@ -81,6 +82,7 @@ async fn commit_piece(manifest: &Manifest, p: i64, last: bool) {
 async fn seed(store: &Store) {
     let manifest = Manifest::new(store.clone(), "writer");
     for p in 0..3 {
+        // Nothing comes after the last piece to outrank its trailing sample.
         commit_piece(&manifest, p, p == 2).await;
     }
 }
@@ -254,21 +256,9 @@ async fn four_compactors_with_writers_committing() {
             tokio::spawn(async move {
                 let manifest = Manifest::new(store, format!("writer-{w}"));
                 // Writer w commits every other piece of 3 windows (18 pieces).
+                // No conflicting duplicates between writers: the trailing sample goes.
                 for p in (w..18).step_by(2) {
-                    let mut series = piece(p);
-                    if (p + 1) % 6 != 0 {
-                        for s in &mut series {
-                            // No conflicting duplicates between writers: the trailing one goes.
-                            s.timestamps.pop();
-                            s.values.pop();
-                        }
-                    }
-                    let block = encode_block(series).unwrap();
-                    upload_block(manifest.store(), &block).await.unwrap();
-                    manifest
-                        .commit(Transaction::add(vec![block.meta], Instant::now()))
-                        .await
-                        .unwrap();
+                    commit_piece(&manifest, p, true).await;
                 }
             })
         })

@@ -56,34 +56,7 @@ async fn answers(
     end: i64,
     now: i64,
 ) -> BTreeMap<String, Vec<(i64, u64)>> {
-    let snapshot = Manifest::new(store.clone(), "reader")
-        .snapshot()
-        .await
-        .unwrap();
-    let sel = Selection {
-        matchers: vec![Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap()],
-        start,
-        end,
-        max_samples: usize::MAX,
-        read: ReadOptions {
-            now_ms: now,
-            replica_labels: Vec::new(),
-        },
-    };
-    select_series(store, &snapshot, &sel)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| {
-            let pts = s
-                .timestamps
-                .iter()
-                .zip(&s.values)
-                .map(|(&t, v)| (t, v.to_bits()))
-                .collect();
-            (s.labels.to_string(), pts)
-        })
-        .collect()
+    answers_with(store, start, end, now, &[]).await
 }
 
 fn compactor(store: &Store, clock: Arc<ManualClock>, cfg: CompactorConfig) -> Compactor {
@@ -434,7 +407,8 @@ async fn open_window_stays_bounded() {
     assert_eq!(got.values().next().unwrap().len(), 240);
 }
 
-/// Every visible sample, read the way a query with `replica_labels` reads it.
+/// Every visible sample, read the way a query with `replica_labels` reads it (none: every
+/// replica is its own series).
 async fn answers_with(
     store: &Store,
     start: i64,
