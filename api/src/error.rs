@@ -93,6 +93,7 @@ impl From<QueryError> for ApiError {
             | QueryError::TooManySamples { .. }
             | QueryError::Execution(_) => ErrorType::Execution,
             QueryError::Timeout => ErrorType::Timeout,
+            QueryError::Cancelled => ErrorType::Canceled,
             QueryError::Storage(_) => ErrorType::Internal,
         };
         Self {

@@ -66,11 +66,14 @@ impl std::fmt::Debug for TombstoneCleaner {
     }
 }
 
-/// A spawned evaluation, aborted when its request goes (timed out, or the client hung up).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+/// A spawned evaluation, stopped when its request goes (timed out, or the client hung up):
+/// the task is aborted at its next await, and the engine's loops see the cancellation at
+/// their next deadline check.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>, strata_query::Cancel);
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
+        self.1.cancel();
         self.0.abort();
     }
 }
@@ -235,6 +238,7 @@ impl ApiState {
     pub(crate) async fn run_query<T: Send + 'static>(
         &self,
         timeout: Option<Duration>,
+        cancel: strata_query::Cancel,
         query: impl Future<Output = Result<T, strata_query::QueryError>> + Send + 'static,
     ) -> Result<T, ApiError> {
         let limit = timeout.map_or(self.config.engine.timeout, |t| {
@@ -252,7 +256,7 @@ impl ApiState {
         // The engine checks its own deadline inside its loops; this bounds what it cannot see
         // (a slow store, a long loop between checks), with a small margin for it to answer.
         let left = limit.saturating_sub(started.elapsed()) + Duration::from_millis(500);
-        let mut task = AbortOnDrop(tokio::spawn(query));
+        let mut task = AbortOnDrop(tokio::spawn(query), cancel);
         tokio::select! {
             joined = &mut task.0 => match joined {
                 Ok(result) => Ok(result?),
@@ -273,6 +277,8 @@ impl ApiState {
     ) -> Engine {
         let mut options = self.config.engine.clone();
         options.replica_labels = replica_labels;
+        // Each request cancels only its own evaluation.
+        options.cancel = strata_query::Cancel::default();
         if let Some(t) = timeout {
             options.timeout = options.timeout.min(t);
         }

@@ -25,6 +25,9 @@ pub enum QueryError {
     /// The query ran longer than its timeout.
     #[error("query timed out in expression evaluation")]
     Timeout,
+    /// The query was cancelled (its client went away).
+    #[error("query was canceled in expression evaluation")]
+    Cancelled,
     /// A runtime error with Prometheus' wording (`vector cannot contain metrics with the same
     /// labelset`, …).
     #[error("{0}")]
@@ -32,6 +35,12 @@ pub enum QueryError {
     /// Reading the store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl From<strata_promql::ParseError> for QueryError {
+    fn from(e: strata_promql::ParseError) -> Self {
+        Self::Parse(e.0)
+    }
 }
 
 impl From<MatcherError> for QueryError {

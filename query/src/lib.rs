@@ -5,7 +5,7 @@
 //! each block's series file is matched, and only the matching series' rows of its samples file
 //! are read ([`select_series`]). Samples of one series from several blocks are merged in time
 //! order; [`find_series`] answers label questions from series files alone. The PromQL
-//! [`Engine`] parses a query with Strata's own parser ([`parser`]), plans it as a DataFusion
+//! [`Engine`] parses a query with Strata's own parser ([`parser`], the `strata-promql` crate), plans it as a DataFusion
 //! logical plan with one extension node per PromQL operator (selectors, range functions,
 //! aggregations, binary operators, functions), and executes it with DataFusion: every node
 //! collects its children's record batches (one row per series), evaluates over its steps and
@@ -17,14 +17,17 @@ mod matcher {
     //! Label matchers live in the storage crate (deletion requests store them).
     pub(crate) use strata_storage::matcher::{MatchOp, Matcher};
 }
-pub mod parser;
+/// The PromQL parser (its own crate, `strata-promql`).
+pub use strata_promql as parser;
 mod select;
 
 pub use engine::{
-    Annotations, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue, RangeSeries, parse,
-    parse_series_selector, warm_up,
+    Annotations, Cancel, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue,
+    RangeSeries, parse, parse_series_selector, warm_up,
 };
 pub use engine::{format_float, write_float};
 pub use error::QueryError;
-pub use select::{ReadOptions, SelectedSeries, Selection, find_series, select_series};
+pub use select::{
+    InstantReads, ReadOptions, SelectedSeries, Selection, find_series, select_series,
+};
 pub use strata_storage::matcher::{MatchOp, Matcher};

@@ -36,6 +36,59 @@ pub struct Selection {
     pub max_samples: usize,
     /// How the store is read.
     pub read: ReadOptions,
+    /// Set for an instant-vector selector: only the samples it can pick are kept.
+    pub instant: Option<InstantReads>,
+}
+
+/// The read times of an instant-vector selector: `first, first + step, …, last`, each
+/// seeing the newest sample in `(at − lookback, at]`.
+///
+/// Only those samples are kept from each block, so an instant selector holds (and counts
+/// against the sample limit, as Prometheus does) about one sample per series per step, not
+/// the lookback window it looks through: `metric @ 1.234` over millisecond samples reads
+/// one sample per series. Decoding stays bounded by the blocks read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstantReads {
+    pub first: i64,
+    pub last: i64,
+    pub step: i64,
+    pub lookback: i64,
+}
+
+impl InstantReads {
+    /// Keeps the samples of `points` some read time picks. Blocks are thinned one by one:
+    /// the newest sample of the merged series at a read time is the newest of some block's.
+    fn thin(&self, points: &mut Points) {
+        let ts = &points.timestamps;
+        let mut keep = vec![false; ts.len()];
+        let step = self.step.max(1);
+        // The last read time on the grid.
+        let last = self.first + (self.last - self.first).max(0) / step * step;
+        let mut at = self.first;
+        loop {
+            let i = ts.partition_point(|&t| t <= at);
+            if i > 0 && ts[i - 1] > at.saturating_sub(self.lookback) {
+                keep[i - 1] = true;
+            }
+            // Read times with no sample in their window skip ahead to the next sample.
+            let next = match ts.get(i) {
+                Some(&t) if t > at.saturating_add(step) => {
+                    let behind = (t - self.first) / step;
+                    self.first.saturating_add(behind.saturating_mul(step))
+                }
+                _ => at.saturating_add(step),
+            };
+            if at >= last || next <= at {
+                break;
+            }
+            at = next.min(last);
+        }
+        let mut i = 0;
+        points.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
 }
 
 /// How a reader sees the store.
@@ -164,11 +217,15 @@ async fn select_in_block(
         .iter()
         .map(|&r| series[r as usize].sample_count as usize)
         .sum();
-    if wanted > sel.max_samples {
+    // What is decoded for a range read is what it keeps; an instant read keeps a few samples
+    // of what it decodes, and is bounded by what it keeps.
+    if wanted > sel.max_samples && sel.instant.is_none() {
         return Err(QueryError::TooManySamples {
             limit: sel.max_samples,
         });
     }
+    // Deduplication picks replicas from all samples: thin after it (in `select_series`).
+    let thin = sel.instant.filter(|_| sel.read.replica_labels.is_empty());
     let samples = reader.samples_shared(&series, &refs).await?;
     Ok(samples
         .into_iter()
@@ -183,6 +240,9 @@ async fn select_in_block(
             };
             if let Some(d) = deleted.get(&s.series_ref) {
                 points.retain(|t| !d.iter().any(|d| d.start <= t && t <= d.end));
+            }
+            if let Some(reads) = &thin {
+                reads.thin(&mut points);
             }
             Found {
                 labels: series[s.series_ref as usize].labels.clone(),
@@ -264,7 +324,20 @@ pub async fn select_series(
         ..sel.clone()
     };
     let replicas = select_undeduplicated(store, snapshot, &widened).await?;
-    Ok(dedup(replicas, &sel.read.replica_labels, start, end))
+    let mut out = dedup(replicas, &sel.read.replica_labels, start, end);
+    if let Some(reads) = &sel.instant {
+        for s in &mut out {
+            let mut points = Points {
+                timestamps: std::mem::take(&mut s.timestamps),
+                values: std::mem::take(&mut s.values),
+                start_timestamps: std::mem::take(&mut s.start_timestamps),
+            };
+            reads.thin(&mut points);
+            (s.timestamps, s.values, s.start_timestamps) =
+                (points.timestamps, points.values, points.start_timestamps);
+        }
+    }
+    Ok(out)
 }
 
 /// Merges the series that differ only in `replica_labels` ([`dedup_replicas`], window by
@@ -355,6 +428,54 @@ mod tests {
     use super::*;
     use crate::matcher::MatchOp;
 
+    /// Thinning keeps exactly the samples some read time picks, against a naive scan.
+    #[test]
+    fn instant_reads_keep_the_samples_steps_pick() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % m) as i64
+        };
+        for _ in 0..500 {
+            let mut t = next(50) - 25;
+            let mut ts = Vec::new();
+            for _ in 0..next(40) {
+                t += 1 + next(30);
+                ts.push(t);
+            }
+            let reads = InstantReads {
+                first: next(100) - 50,
+                last: 0,
+                step: 1 + next(20),
+                lookback: 1 + next(40),
+            };
+            let reads = InstantReads {
+                last: reads.first + next(200),
+                ..reads
+            };
+            let mut want: Vec<i64> = Vec::new();
+            let mut at = reads.first;
+            while at <= reads.last {
+                if let Some(&p) = ts.iter().rev().find(|&&p| p <= at)
+                    && p > at - reads.lookback
+                    && !want.contains(&p)
+                {
+                    want.push(p);
+                }
+                at += reads.step;
+            }
+            let mut points = Points {
+                values: ts.iter().map(|&t| t as f64).collect(),
+                timestamps: ts.clone(),
+                start_timestamps: Vec::new(),
+            };
+            reads.thin(&mut points);
+            assert_eq!(points.timestamps, want, "{ts:?} {reads:?}");
+        }
+    }
+
     type Input<'a> = (&'a [(&'a str, &'a str)], Vec<i64>, Vec<f64>);
 
     async fn commit(store: &Store, series: Vec<Input<'_>>) {
@@ -399,6 +520,7 @@ mod tests {
             end: 30,
             max_samples: 100,
             read: ReadOptions::default(),
+            instant: None,
         };
         let got = select_series(&store, &snapshot, &sel).await.unwrap();
         assert_eq!(got.len(), 1);

@@ -615,4 +615,54 @@ async fn pathological_queries_are_bounded() {
         (code == 503 && body["errorType"] == "timeout") || code == 422,
         "{code} {body}"
     );
+    // A client that hangs up: its evaluation stops at once instead of running into its
+    // 60 s timeout (the server's CPU time stays flat after the hang-up).
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("query", "count_over_time(req_total[2h:1ms])"),
+            ("time", at.as_str()),
+            ("timeout", "60s"),
+        ])
+        .finish();
+    let hung = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap()
+        .post(format!("{api}/query"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await;
+    assert!(hung.is_err(), "the client gave up first");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let pid = server.child.id();
+    let before = cpu_seconds(pid);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let used = cpu_seconds(pid) - before;
+    assert!(
+        used < 0.3,
+        "the server kept {used} s of CPU busy in 1 s after the hang-up"
+    );
+    let (code, body) = post_form(
+        &format!("{api}/query"),
+        &[("query", "count(req_total)"), ("time", &at)],
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+}
+
+/// User and system CPU time of a process (Linux `/proc/<pid>/stat`, clock ticks of 10 ms).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }

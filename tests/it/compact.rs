@@ -103,6 +103,7 @@ async fn answers(store: &Store) -> Answers {
             now_ms: later(0),
             replica_labels: Vec::new(),
         },
+        instant: None,
     };
     select_series(store, &snapshot, &sel)
         .await

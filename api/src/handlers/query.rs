@@ -44,10 +44,9 @@ pub(crate) async fn instant(
     let engine = state.engine(timeout, lookback, replica_labels);
     let query = query.to_string();
     let out = state
-        .run_query(
-            timeout,
-            async move { engine.instant(snapshot, &query, t).await },
-        )
+        .run_query(timeout, engine.canceller(), async move {
+            engine.instant(snapshot, &query, t).await
+        })
         .await?;
     Ok(json::success(
         &json::query_data(&out.value),
@@ -99,7 +98,7 @@ pub(crate) async fn range(
     let engine = state.engine(timeout, lookback, replica_labels);
     let query = query.to_string();
     let out = state
-        .run_query(timeout, async move {
+        .run_query(timeout, engine.canceller(), async move {
             engine.range(snapshot, &query, start, end, step).await
         })
         .await?;

@@ -429,6 +429,7 @@ async fn answers_with(
             now_ms: now,
             replica_labels: replica_labels.iter().map(|s| s.to_string()).collect(),
         },
+        instant: None,
     };
     select_series(store, &snapshot, &sel)
         .await

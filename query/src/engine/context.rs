@@ -1,7 +1,7 @@
 //! Per-query evaluation state shared by all plan nodes through DataFusion's session config.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use strata_storage::{Snapshot, Store};
@@ -31,6 +31,23 @@ impl Steps {
     }
 }
 
+/// Cancels a query from outside, e.g. when its client hangs up: evaluation loops see it where
+/// they check the deadline and stop with [`QueryError::Cancelled`].
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// Asks the queries holding this handle to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// True once [`Self::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Warnings and infos collected during evaluation.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Annotations {
@@ -42,11 +59,12 @@ pub struct Annotations {
 #[derive(Debug)]
 pub(crate) struct EvalContext {
     pub(crate) store: Store,
-    pub(crate) snapshot: std::sync::Arc<Snapshot>,
+    pub(crate) snapshot: Arc<Snapshot>,
     pub(crate) max_samples: usize,
     pub(crate) deadline: Instant,
     /// How the store is read (retention floor).
     pub(crate) read: crate::select::ReadOptions,
+    cancel: Cancel,
     loaded: AtomicUsize,
     annotations: Mutex<Annotations>,
 }
@@ -54,10 +72,11 @@ pub(crate) struct EvalContext {
 impl EvalContext {
     pub(crate) fn new(
         store: Store,
-        snapshot: std::sync::Arc<Snapshot>,
+        snapshot: Arc<Snapshot>,
         max_samples: usize,
         deadline: Instant,
         read: crate::select::ReadOptions,
+        cancel: Cancel,
     ) -> Self {
         Self {
             store,
@@ -65,6 +84,7 @@ impl EvalContext {
             max_samples,
             deadline,
             read,
+            cancel,
             loaded: AtomicUsize::new(0),
             annotations: Mutex::new(Annotations::default()),
         }
@@ -80,9 +100,11 @@ impl EvalContext {
         }
     }
 
-    /// Fails once the query's time is up.
+    /// Fails once the query's time is up or it was cancelled.
     pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
-        if Instant::now() > self.deadline {
+        if self.cancel.is_cancelled() {
+            Err(QueryError::Cancelled)
+        } else if Instant::now() > self.deadline {
             Err(QueryError::Timeout)
         } else {
             Ok(())

@@ -21,7 +21,7 @@ use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionConfig;
 use strata_storage::{Labels, METRIC_NAME, Snapshot, Store};
 
-pub use context::Annotations;
+pub use context::{Annotations, Cancel};
 use context::{EvalContext, Steps};
 use node::{PromQueryPlanner, unwrap_error};
 use planner::{Kind, Planner};
@@ -45,6 +45,8 @@ pub struct EngineOptions {
     pub clock: strata_storage::clock::SharedClock,
     /// HA replica labels deduplicated when selecting (empty: every replica is its own series).
     pub replica_labels: Vec<String>,
+    /// Stops the queries of this engine when cancelled (a client that hung up).
+    pub cancel: Cancel,
 }
 
 impl Default for EngineOptions {
@@ -56,6 +58,7 @@ impl Default for EngineOptions {
             default_subquery_step: Duration::from_secs(60),
             clock: strata_storage::clock::system(),
             replica_labels: Vec::new(),
+            cancel: Cancel::default(),
         }
     }
 }
@@ -102,6 +105,11 @@ impl Engine {
     /// An engine reading `store`.
     pub fn new(store: Store, options: EngineOptions) -> Self {
         Self { store, options }
+    }
+
+    /// The handle that cancels this engine's queries (`EngineOptions::cancel`).
+    pub fn canceller(&self) -> Cancel {
+        self.options.cancel.clone()
     }
 
     fn planner(&self, start: i64, end: i64, step: i64) -> Planner {
@@ -241,6 +249,7 @@ impl Engine {
                 now_ms: self.options.clock.now_ms(),
                 replica_labels: self.options.replica_labels.clone(),
             },
+            self.options.cancel.clone(),
         ));
         let config = SessionConfig::new()
             .with_target_partitions(1)
@@ -271,7 +280,7 @@ impl Engine {
 
 /// Parses PromQL text.
 pub fn parse(query: &str) -> Result<Expr, QueryError> {
-    crate::parser::parse(query)
+    Ok(crate::parser::parse(query)?)
 }
 
 /// Parses a series selector (`match[]` of the HTTP API) into matchers; anything else, or

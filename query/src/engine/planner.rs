@@ -11,6 +11,7 @@ use super::ops::function::{Func, InstantFunction};
 use super::ops::histogram::{ClassicHistogram, HistFn};
 use super::ops::info::InfoFunction;
 use super::ops::literal::Constant;
+use super::ops::param::Param;
 use super::ops::range_fn::{RangeFn, RangeFunction};
 use super::ops::selector::{MatrixSelect, RangeMode, TimeShift, VectorSelect};
 use crate::error::QueryError;
@@ -246,6 +247,27 @@ impl Planner {
         }
     }
 
+    /// A numeric argument: folded when constant, otherwise planned as one more input of the
+    /// node (appended to `inputs`) and evaluated per step.
+    fn param(
+        &self,
+        e: &Expr,
+        steps: Steps,
+        inputs: &mut Vec<LogicalPlan>,
+    ) -> Result<Param, QueryError> {
+        if let Some(v) = literal(e) {
+            return Ok(Param::Const(v));
+        }
+        let p = self.plan(e, steps)?;
+        if p.kind != Kind::Scalar {
+            return Err(QueryError::Parse(
+                "expected a scalar expression as a numeric argument".into(),
+            ));
+        }
+        inputs.push(p.plan);
+        Ok(Param::Input)
+    }
+
     /// The raw points behind a range vector or subquery, with its range and time shift.
     fn range_source(
         &self,
@@ -309,31 +331,25 @@ impl Planner {
     fn plan_call(&self, name: &str, args: &[Expr], steps: Steps) -> Result<Planned, QueryError> {
         let args: Vec<&Expr> = args.iter().collect();
         if let Some(func) = RangeFn::from_name(name) {
-            let (matrix_arg, params): (&Expr, Vec<f64>) = match func {
-                RangeFn::QuantileOverTime => (
-                    args.get(1).copied().ok_or_else(|| arity(name))?,
-                    args.first().and_then(|a| literal(a)).into_iter().collect(),
-                ),
-                RangeFn::PredictLinear => (
-                    args.first().copied().ok_or_else(|| arity(name))?,
-                    args.get(1).and_then(|a| literal(a)).into_iter().collect(),
-                ),
-                RangeFn::DoubleExponentialSmoothing => (
-                    args.first().copied().ok_or_else(|| arity(name))?,
-                    args[1..].iter().filter_map(|a| literal(a)).collect(),
-                ),
-                _ => (args.first().copied().ok_or_else(|| arity(name))?, vec![]),
-            };
+            let matrix_pos = usize::from(func == RangeFn::QuantileOverTime);
+            let matrix_arg = args.get(matrix_pos).copied().ok_or_else(|| arity(name))?;
             let expected = match func {
                 RangeFn::QuantileOverTime | RangeFn::PredictLinear => 1,
                 RangeFn::DoubleExponentialSmoothing => 2,
                 _ => 0,
             };
-            if params.len() != expected {
-                return unsupported(format!("non-literal parameter of {name}"));
+            if args.len() != expected + 1 {
+                return Err(arity(name));
             }
             let (source, range, shift, mode) = self.range_source(matrix_arg, steps)?;
             check_extended(mode, name)?;
+            let mut inputs = vec![source];
+            let params = args
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != matrix_pos)
+                .map(|(_, a)| self.param(a, steps, &mut inputs))
+                .collect::<Result<Vec<_>, _>>()?;
             let op = RangeFunction {
                 func,
                 range,
@@ -343,26 +359,34 @@ impl Planner {
                 mode,
                 lookback: self.lookback,
             };
-            return Ok(planned(PromNode::plan(op, vec![source]), Kind::Vector));
+            return Ok(planned(PromNode::plan(op, inputs), Kind::Vector));
         }
-        let instant =
-            |func: Func, params: Vec<f64>, input: Option<&Expr>| -> Result<Planned, QueryError> {
-                let inputs = match input {
-                    Some(e) => vec![self.plan(e, steps)?.plan],
-                    None => vec![],
-                };
-                Ok(planned(
-                    PromNode::plan(
-                        InstantFunction {
-                            func,
-                            params,
-                            steps,
-                        },
-                        inputs,
-                    ),
-                    Kind::Vector,
-                ))
+        // An instant function of `input` with numeric arguments `params` (evaluated per step).
+        let instant = |func: Func,
+                       params: &[Param],
+                       param_args: &[&Expr],
+                       input: Option<&Expr>|
+         -> Result<Planned, QueryError> {
+            let mut inputs = match input {
+                Some(e) => vec![self.plan(e, steps)?.plan],
+                None => vec![],
             };
+            let mut all = params.to_vec();
+            for a in param_args {
+                all.push(self.param(a, steps, &mut inputs)?);
+            }
+            Ok(planned(
+                PromNode::plan(
+                    InstantFunction {
+                        func,
+                        params: all,
+                        steps,
+                    },
+                    inputs,
+                ),
+                Kind::Vector,
+            ))
+        };
         let constant = |value: f64| {
             planned(
                 PromNode::plan(
@@ -432,38 +456,31 @@ impl Planner {
                 Ok(planned(PromNode::plan(op, vec![base.plan]), Kind::Vector))
             }
             "histogram_quantile" | "histogram_fraction" | "histogram_quantiles" => {
-                let (func, input) = match name {
-                    "histogram_quantile" => {
-                        let q = args.first().and_then(|a| literal(a));
-                        let q = q.ok_or_else(|| {
-                            QueryError::Unsupported("non-literal quantile".into())
-                        })?;
-                        (HistFn::Quantile(q), args.get(1).copied())
-                    }
-                    "histogram_fraction" => {
-                        let lower = args.first().and_then(|a| literal(a));
-                        let upper = args.get(1).and_then(|a| literal(a));
-                        let (Some(lower), Some(upper)) = (lower, upper) else {
-                            return unsupported("non-literal histogram_fraction bounds");
-                        };
-                        (HistFn::Fraction { lower, upper }, args.get(2).copied())
-                    }
+                // The histogram argument and where the numeric arguments are.
+                let (func, input, param_args) = match name {
+                    "histogram_quantile" => (HistFn::Quantile, args.get(1), args.get(..1)),
+                    "histogram_fraction" => (HistFn::Fraction, args.get(2), args.get(..2)),
                     _ => {
                         let label = args
                             .get(1)
                             .and_then(|a| string_arg(a))
                             .ok_or_else(|| arity(name))?;
-                        let qs: Option<Vec<f64>> =
-                            args.iter().skip(2).map(|a| literal(a)).collect();
-                        let qs = qs.ok_or_else(|| {
-                            QueryError::Unsupported("non-literal quantiles".into())
-                        })?;
-                        (HistFn::Quantiles { label, qs }, args.first().copied())
+                        (HistFn::Quantiles { label }, args.first(), args.get(2..))
                     }
                 };
                 let input = self.plan(input.ok_or_else(|| arity(name))?, steps)?;
-                let op = ClassicHistogram { func, steps };
-                Ok(planned(PromNode::plan(op, vec![input.plan]), Kind::Vector))
+                let mut inputs = vec![input.plan];
+                let params = param_args
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| self.param(a, steps, &mut inputs))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let op = ClassicHistogram {
+                    func,
+                    params,
+                    steps,
+                };
+                Ok(planned(PromNode::plan(op, inputs), Kind::Vector))
             }
             "time" => Ok(planned(
                 PromNode::plan(
@@ -487,17 +504,16 @@ impl Planner {
                 ),
                 Kind::Scalar,
             )),
-            "vector" => instant(Func::Vector, vec![], args.first().copied()),
+            "vector" => instant(Func::Vector, &[], &[], args.first().copied()),
             "scalar" => {
-                let mut p = instant(Func::Scalar, vec![], args.first().copied())?;
+                let mut p = instant(Func::Scalar, &[], &[], args.first().copied())?;
                 p.kind = Kind::Scalar;
                 Ok(p)
             }
-            "absent" => instant(
-                Func::Absent(Self::absent_labels(args[0])),
-                vec![],
-                args.first().copied(),
-            ),
+            "absent" => {
+                let arg = args.first().copied().ok_or_else(|| arity(name))?;
+                instant(Func::Absent(Self::absent_labels(arg)), &[], &[], Some(arg))
+            }
             "absent_over_time" => {
                 let arg = args.first().copied().ok_or_else(|| arity(name))?;
                 let (source, range, shift, mode) = self.range_source(arg, steps)?;
@@ -535,29 +551,32 @@ impl Planner {
                         let op = super::ops::selector::SampleTimestamps { select, start };
                         Ok(planned(PromNode::plan(op, vec![]), Kind::Vector))
                     }
-                    _ if start => instant(Func::StartTimestamp, vec![], Some(arg)),
-                    _ => instant(Func::Timestamp, vec![], Some(arg)),
+                    _ if start => instant(Func::StartTimestamp, &[], &[], Some(arg)),
+                    _ => instant(Func::Timestamp, &[], &[], Some(arg)),
                 }
             }
             "round" => {
-                let params = match args.get(1) {
-                    Some(a) => vec![literal(a).ok_or_else(|| {
-                        QueryError::Unsupported("non-literal round precision".into())
-                    })?],
-                    None => vec![1.0],
-                };
-                instant(Func::Round, params, args.first().copied())
+                let input = args.first().copied().ok_or_else(|| arity(name))?;
+                match args.get(1..).unwrap_or_default() {
+                    [] => instant(Func::Round, &[Param::Const(1.0)], &[], Some(input)),
+                    precision => instant(Func::Round, &[], precision, Some(input)),
+                }
             }
             "clamp" | "clamp_min" | "clamp_max" => {
-                let params: Option<Vec<f64>> = args[1..].iter().map(|a| literal(a)).collect();
-                let params = params
-                    .ok_or_else(|| QueryError::Unsupported(format!("non-literal {name} bounds")))?;
-                let func = match name {
-                    "clamp" => Func::Clamp,
-                    "clamp_min" => Func::ClampMin,
-                    _ => Func::ClampMax,
+                let (func, bounds) = match name {
+                    "clamp" => (Func::Clamp, 2),
+                    "clamp_min" => (Func::ClampMin, 1),
+                    _ => (Func::ClampMax, 1),
                 };
-                instant(func, params, args.first().copied())
+                if args.len() != bounds + 1 {
+                    return Err(arity(name));
+                }
+                instant(
+                    func,
+                    &[],
+                    args.get(1..).unwrap_or_default(),
+                    args.first().copied(),
+                )
             }
             "label_replace" => {
                 let s = |i: usize| {
@@ -575,7 +594,7 @@ impl Planner {
                     src: s(3)?,
                     regex: s(4)?,
                 };
-                instant(func, vec![], args.first().copied())
+                instant(func, &[], &[], args.first().copied())
             }
             "label_join" => {
                 let s = |i: usize| {
@@ -595,26 +614,32 @@ impl Planner {
                     sep: s(2)?,
                     src: src?,
                 };
-                instant(func, vec![], args.first().copied())
+                instant(func, &[], &[], args.first().copied())
             }
             "sort" | "sort_desc" => {
                 let mut p = instant(
                     Func::Sort {
                         desc: name == "sort_desc",
                     },
-                    vec![],
+                    &[],
+                    &[],
                     args.first().copied(),
                 )?;
                 p.ordered = true;
                 Ok(p)
             }
             "sort_by_label" | "sort_by_label_desc" => {
-                let labels: Option<Vec<String>> = args[1..].iter().map(|a| string_arg(a)).collect();
+                let labels: Option<Vec<String>> = args
+                    .get(1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| string_arg(a))
+                    .collect();
                 let func = Func::SortByLabel {
                     desc: name.ends_with("_desc"),
                     labels: labels.ok_or_else(|| arity(name))?,
                 };
-                let mut p = instant(func, vec![], args.first().copied())?;
+                let mut p = instant(func, &[], &[], args.first().copied())?;
                 p.ordered = true;
                 Ok(p)
             }
@@ -648,7 +673,7 @@ impl Planner {
                         Kind::Vector,
                     ))
                 }
-                Some(func) => instant(func, vec![], args.first().copied()),
+                Some(func) => instant(func, &[], &[], args.first().copied()),
                 None => unsupported(format!("function {name}")),
             },
         }

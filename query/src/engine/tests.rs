@@ -217,3 +217,141 @@ async fn constant_scalar_arguments_are_folded() {
         assert_eq!(a.value, b.value, "{folded}");
     }
 }
+
+/// Any scalar expression can stand as a numeric argument and is evaluated per step: each
+/// point of a range query equals the instant query with that step's value written as a
+/// literal (including the steps where `clamp`'s bounds cross and nothing is returned).
+#[tokio::test]
+async fn scalar_arguments_are_evaluated_per_step() {
+    let q: &[(&str, &str)] = &[("__name__", "q")];
+    let bucket = |le: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![("__name__", "h_bucket"), ("le", le)]
+    };
+    let (b1, b2, b3) = (bucket("0.5"), bucket("1"), bucket("+Inf"));
+    let minutes = 61;
+    let phis: Vec<f64> = (0..minutes).map(|i| [0.1, 0.5, 0.9, 0.25][i % 4]).collect();
+    let counts = |scale: f64| (0..minutes).map(|i| i as f64 * scale).collect::<Vec<_>>();
+    let (store, snap) = store_with(
+        &[
+            (A, (0..minutes).map(|i| (i * i % 17) as f64).collect()),
+            (q, phis),
+            (&b1, counts(1.0)),
+            (&b2, counts(3.0)),
+            (&b3, counts(4.0)),
+        ],
+        60_000,
+    )
+    .await;
+    let engine = Engine::new(store, EngineOptions::default());
+    let templates = [
+        "histogram_quantile(P, h_bucket)",
+        "histogram_fraction(0, P, h_bucket)",
+        "quantile_over_time(P, req_total[10m])",
+        "predict_linear(req_total[10m], P * 100)",
+        "double_exponential_smoothing(req_total[10m], P, 0.5)",
+        "round(req_total / 7, P)",
+        "clamp(req_total, P * 20, 10)",
+        "clamp_min(req_total, P * 10)",
+        "clamp_max(req_total, P * 10)",
+        "topk(P * 4, req_total or h_bucket)",
+    ];
+    for template in templates {
+        let per_step = template.replace('P', "scalar(q)");
+        let out = engine
+            .range(snap.clone(), &per_step, 600_000, 3_600_000, 60_000)
+            .await
+            .unwrap_or_else(|e| panic!("{per_step}: {e}"));
+        let QueryValue::Matrix(m) = out.value else {
+            panic!("{per_step}: {out:?}")
+        };
+        let mut compared = 0;
+        for t in (600_000..=3_600_000).step_by(60_000) {
+            let phi = [0.1, 0.5, 0.9, 0.25][(t / 60_000) as usize % 4];
+            let literal = template.replace('P', &format!("{phi}"));
+            let want = engine.instant(snap.clone(), &literal, t).await.unwrap();
+            let QueryValue::Vector(want) = want.value else {
+                panic!("{literal}")
+            };
+            let mut got: Vec<(String, u64)> = m
+                .iter()
+                .filter_map(|s| {
+                    let p = s.points.iter().find(|p| p.0 == t)?;
+                    Some((s.labels.to_string(), p.1.to_bits()))
+                })
+                .collect();
+            let mut want: Vec<(String, u64)> = want
+                .iter()
+                .map(|s| (s.labels.to_string(), s.v.to_bits()))
+                .collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{per_step} at {t} against {literal}");
+            compared += got.len();
+        }
+        assert!(compared > 20, "{per_step}: only {compared} points");
+    }
+}
+
+/// An instant selector counts one sample per series per step against the limit, as
+/// Prometheus does, not the samples of the lookback window it looks through.
+#[tokio::test]
+async fn instant_selectors_count_one_sample_per_step() {
+    let (store, snap) = store_with(&[(A, (0..300_000).map(f64::from).collect())], 1).await;
+    let options = EngineOptions {
+        max_samples: 100,
+        ..Default::default()
+    };
+    let engine = Engine::new(store, options);
+    let out = engine
+        .instant(snap.clone(), "req_total @ 1.234", 250_000)
+        .await
+        .unwrap();
+    let QueryValue::Vector(v) = out.value else {
+        panic!("{out:?}")
+    };
+    assert_eq!(v[0].v, 1234.0);
+    let out = engine
+        .range(snap.clone(), "timestamp(req_total)", 0, 99_000, 1_000)
+        .await
+        .unwrap();
+    let QueryValue::Matrix(m) = out.value else {
+        panic!("{out:?}")
+    };
+    assert_eq!(m[0].points.len(), 100);
+    assert_eq!(m[0].points[5], (5_000, 5.0));
+    // 101 steps of one series are 101 samples; a range selector counts what it reads.
+    for query in ["req_total", "count_over_time(req_total[1s] @ 1.234)"] {
+        let err = engine
+            .range(snap.clone(), query, 0, 100_000, 1_000)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, QueryError::TooManySamples { limit: 100 }),
+            "{query}: {err}"
+        );
+    }
+}
+
+/// A cancelled query (its client hung up) stops at the next check inside its loops.
+#[tokio::test]
+async fn cancelled_query_stops() {
+    let (store, snap) = store_with(&[(A, vec![1.0; 100])], 15_000).await;
+    let engine = Engine::new(store, EngineOptions::default());
+    let other = Engine::new(engine.store.clone(), EngineOptions::default());
+    engine.canceller().cancel();
+    let err = engine
+        .range(
+            snap.clone(),
+            "sum(rate(req_total[1m]))",
+            0,
+            1_500_000,
+            15_000,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueryError::Cancelled), "{err:?}");
+    assert!(
+        other.instant(snap, "req_total", 60_000).await.is_ok(),
+        "another engine's queries go on"
+    );
+}

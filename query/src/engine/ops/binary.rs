@@ -210,9 +210,14 @@ impl Binary {
         Labels::from_pairs(pairs).unwrap_or_default()
     }
 
-    fn vector_vector(&self, lhs: Vec<Series>, rhs: Vec<Series>) -> Result<Vec<Series>, QueryError> {
+    fn vector_vector(
+        &self,
+        ctx: &EvalContext,
+        lhs: Vec<Series>,
+        rhs: Vec<Series>,
+    ) -> Result<Vec<Series>, QueryError> {
         if self.op.is_set() {
-            return Ok(self.set_op(lhs, rhs));
+            return self.set_op(ctx, lhs, rhs);
         }
         // group_right: swap sides so that the "many" side is always on the left.
         let swapped = matches!(self.card, Cardinality::OneToMany(_));
@@ -242,6 +247,8 @@ impl Binary {
         let mut seen_many: Vec<bool> = vec![false; n_sigs];
         let mut many_present: Vec<bool> = vec![false; n_sigs];
         for t in self.steps.iter() {
+            // Each step visits every series: check the time once per step.
+            ctx.check_deadline()?;
             one_at.iter_mut().for_each(|x| *x = None);
             seen_many.iter_mut().for_each(|x| *x = false);
             many_present.iter_mut().for_each(|x| *x = false);
@@ -337,7 +344,12 @@ impl Binary {
         }
     }
 
-    fn set_op(&self, lhs: Vec<Series>, rhs: Vec<Series>) -> Vec<Series> {
+    fn set_op(
+        &self,
+        ctx: &EvalContext,
+        lhs: Vec<Series>,
+        rhs: Vec<Series>,
+    ) -> Result<Vec<Series>, QueryError> {
         let rhs_sigs: Vec<_> = rhs.iter().map(|s| self.signature(&s.labels)).collect();
         let lhs_sigs: Vec<_> = lhs.iter().map(|s| self.signature(&s.labels)).collect();
         let mut left: Vec<Series> = lhs
@@ -355,6 +367,8 @@ impl Binary {
             })
             .collect();
         for t in self.steps.iter() {
+            // Each step visits every series: check the time once per step.
+            ctx.check_deadline()?;
             let rset = present_at(&rhs, &rhs_sigs, t);
             let lset = present_at(&lhs, &lhs_sigs, t);
             for (i, s) in lhs.iter().enumerate() {
@@ -380,7 +394,7 @@ impl Binary {
         }
         left.extend(right);
         left.retain(|s| !s.timestamps.is_empty());
-        left
+        Ok(left)
     }
 }
 
@@ -504,7 +518,7 @@ impl PromOp for Binary {
                 Some(scalar) => self.scalar_vector(scalar, lhs, false),
                 None => Vec::new(),
             },
-            (false, false) => self.vector_vector(lhs, rhs)?,
+            (false, false) => self.vector_vector(ctx, lhs, rhs)?,
         };
         ctx.account(out.iter().map(|s| s.timestamps.len()).sum())?;
         Ok(out)

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use strata_storage::{Labels, METRIC_NAME};
 
+use super::param::{Param, Params};
 use crate::engine::context::{EvalContext, Steps};
 use crate::engine::node::PromOp;
 use crate::engine::value::Series;
@@ -167,13 +168,36 @@ fn date(name: &str, seconds: f64) -> f64 {
     }
 }
 
-/// An instant function. Numeric parameters (`round`'s precision, `clamp`'s bounds) are
-/// literals in `params`; the vector argument, if any, is the only input.
+/// An instant function. The vector argument, if any, is the first input; numeric
+/// parameters (`round`'s precision, `clamp`'s bounds) are evaluated per step.
 #[derive(Debug)]
 pub(crate) struct InstantFunction {
     pub(crate) func: Func,
-    pub(crate) params: Vec<f64>,
+    pub(crate) params: Vec<Param>,
     pub(crate) steps: Steps,
+}
+
+/// Maps every point through `f(step, value)`; a `None` drops the point (and a series left
+/// without points).
+fn map_points(series: Vec<Series>, f: impl Fn(i64, f64) -> Option<f64>) -> Vec<Series> {
+    series
+        .into_iter()
+        .filter_map(|mut s| {
+            let (mut ts, mut vs) = (Vec::new(), Vec::new());
+            for (&t, &v) in s.timestamps.iter().zip(&s.values) {
+                if let Some(v) = f(t, v) {
+                    ts.push(t);
+                    vs.push(v);
+                }
+            }
+            (!ts.is_empty()).then(|| {
+                s.timestamps = ts;
+                s.values = vs;
+                s.drop_name = true;
+                s
+            })
+        })
+        .collect()
 }
 
 fn map_values(series: Vec<Series>, drop_name: bool, f: impl Fn(f64) -> f64) -> Vec<Series> {
@@ -215,12 +239,13 @@ impl PromOp for InstantFunction {
         ctx: &EvalContext,
         inputs: Vec<Vec<Series>>,
     ) -> Result<Vec<Series>, QueryError> {
-        let input = inputs.into_iter().next().unwrap_or_default();
+        let mut inputs = inputs.into_iter();
+        let input = inputs.next().unwrap_or_default();
+        let params = Params::resolve(&self.params, &mut inputs);
         if matches!(self.func, Func::Sort { .. } | Func::SortByLabel { .. }) && self.steps.len() > 1
         {
             ctx.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
         }
-        let p = |i: usize| self.params.get(i).copied().unwrap_or(f64::NAN);
         Ok(match &self.func {
             Func::Math(name) => map_values(input, true, |v| math(name, v)),
             Func::Date(name) => map_values(input, true, |v| date(name, v)),
@@ -233,25 +258,17 @@ impl PromOp for InstantFunction {
                 })
                 .collect(),
             Func::StartTimestamp => Vec::new(),
-            Func::Round => {
-                let inverse = 1.0 / self.params.first().copied().unwrap_or(1.0);
-                map_values(input, true, |v| (v * inverse + 0.5).floor() / inverse)
-            }
-            Func::Clamp => {
-                let (lo, hi) = (p(0), p(1));
-                if hi < lo {
-                    return Ok(Vec::new());
-                }
-                map_values(input, true, |v| go_max(lo, go_min(hi, v)))
-            }
-            Func::ClampMin => {
-                let lo = p(0);
-                map_values(input, true, |v| go_max(lo, v))
-            }
-            Func::ClampMax => {
-                let hi = p(0);
-                map_values(input, true, |v| go_min(hi, v))
-            }
+            Func::Round => map_points(input, |t, v| {
+                let inverse = 1.0 / params.at(0, t);
+                Some((v * inverse + 0.5).floor() / inverse)
+            }),
+            // A step where the bounds cross has no output (Prometheus' empty vector).
+            Func::Clamp => map_points(input, |t, v| {
+                let (lo, hi) = (params.at(0, t), params.at(1, t));
+                (hi >= lo || lo.is_nan() || hi.is_nan()).then(|| go_max(lo, go_min(hi, v)))
+            }),
+            Func::ClampMin => map_points(input, |t, v| Some(go_max(params.at(0, t), v))),
+            Func::ClampMax => map_points(input, |t, v| Some(go_min(params.at(0, t), v))),
             Func::LabelReplace {
                 dst,
                 replacement,

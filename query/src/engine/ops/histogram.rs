@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use strata_storage::{Labels, METRIC_NAME};
 
 use super::format_float;
+use super::param::{Param, Params};
 use crate::engine::context::{EvalContext, Steps};
 use crate::engine::node::PromOp;
 use crate::engine::value::Series;
@@ -17,19 +18,16 @@ const LE: &str = "le";
 /// Relative differences below this between adjacent buckets are float noise, not decreases.
 const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
 
-/// What to compute from each histogram.
+/// What to compute from each histogram. The numeric arguments are the node's `params`,
+/// evaluated per step.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum HistFn {
-    Quantile(f64),
-    /// `histogram_quantiles(v, "label", q…)`: one series per quantile, labelled.
-    Quantiles {
-        label: String,
-        qs: Vec<f64>,
-    },
-    Fraction {
-        lower: f64,
-        upper: f64,
-    },
+    /// `histogram_quantile(φ, v)`: params `[φ]`.
+    Quantile,
+    /// `histogram_quantiles(v, "label", φ…)`: one series per quantile, labelled; params `[φ…]`.
+    Quantiles { label: String },
+    /// `histogram_fraction(lower, upper, v)`: params `[lower, upper]`.
+    Fraction,
 }
 
 /// One bucket: upper bound and cumulative count.
@@ -193,6 +191,7 @@ fn bucket_fraction(lower: f64, upper: f64, buckets: &[Bucket]) -> f64 {
 #[derive(Debug)]
 pub(crate) struct ClassicHistogram {
     pub(crate) func: HistFn,
+    pub(crate) params: Vec<Param>,
     pub(crate) steps: Steps,
 }
 
@@ -211,7 +210,10 @@ impl PromOp for ClassicHistogram {
     }
 
     fn describe(&self) -> String {
-        format!("{:?} steps={:?}", self.func, self.steps)
+        format!(
+            "{:?} params={:?} steps={:?}",
+            self.func, self.params, self.steps
+        )
     }
 
     async fn evaluate(
@@ -219,15 +221,20 @@ impl PromOp for ClassicHistogram {
         ctx: &EvalContext,
         inputs: Vec<Vec<Series>>,
     ) -> Result<Vec<Series>, QueryError> {
-        let input = inputs.into_iter().next().unwrap_or_default();
-        if let HistFn::Quantile(q) = self.func
-            && !(0.0..=1.0).contains(&q)
-        {
-            ctx.warn(format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
-                format_float(q)
-            ));
+        let mut inputs = inputs.into_iter();
+        let input = inputs.next().unwrap_or_default();
+        let params = Params::resolve(&self.params, &mut inputs);
+        if self.func == HistFn::Quantile {
+            for q in params.distinct(0, self.steps) {
+                if !(0.0..=1.0).contains(&q) {
+                    ctx.warn(format!(
+                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        format_float(q)
+                    ));
+                }
+            }
         }
+        let mut work = 0usize;
         // Group bucket series by their labels without `le` (and the name).
         let mut groups: BTreeMap<Labels, Vec<(f64, &Series)>> = BTreeMap::new();
         for s in &input {
@@ -248,6 +255,8 @@ impl PromOp for ClassicHistogram {
         let mut out: BTreeMap<Labels, Series> = BTreeMap::new();
         for (key, members) in &groups {
             for t in self.steps.iter() {
+                work += 1;
+                ctx.check_deadline_every(work)?;
                 let buckets: Vec<Bucket> = members
                     .iter()
                     .filter_map(|(le, s)| s.at(t).map(|count| Bucket { upper: *le, count }))
@@ -268,26 +277,28 @@ impl PromOp for ClassicHistogram {
                     ));
                 }
                 match &self.func {
-                    HistFn::Quantile(q) => {
+                    HistFn::Quantile => {
                         out.entry(key.clone())
                             .or_insert_with(|| Series::new(key.clone()))
-                            .push(t, bucket_quantile(*q, &buckets));
+                            .push(t, bucket_quantile(params.at(0, t), &buckets));
                     }
-                    HistFn::Fraction { lower, upper } => {
+                    HistFn::Fraction => {
+                        let (lower, upper) = (params.at(0, t), params.at(1, t));
                         out.entry(key.clone())
                             .or_insert_with(|| Series::new(key.clone()))
-                            .push(t, bucket_fraction(*lower, *upper, &buckets));
+                            .push(t, bucket_fraction(lower, upper, &buckets));
                     }
-                    HistFn::Quantiles { label, qs } => {
-                        for q in qs {
+                    HistFn::Quantiles { label } => {
+                        for i in 0..self.params.len() {
+                            let q = params.at(i, t);
                             let pairs = key
                                 .iter()
                                 .map(|l| (l.name.clone(), l.value.clone()))
-                                .chain(std::iter::once((label.clone(), format_float(*q))));
+                                .chain(std::iter::once((label.clone(), format_float(q))));
                             let labels = Labels::from_pairs(pairs).unwrap_or_default();
                             out.entry(labels.clone())
                                 .or_insert_with(|| Series::new(labels))
-                                .push(t, bucket_quantile(*q, &buckets));
+                                .push(t, bucket_quantile(q, &buckets));
                         }
                     }
                 }

@@ -13,6 +13,7 @@ use crate::engine::node::PromOp;
 use crate::engine::value::Series;
 use crate::error::QueryError;
 use crate::matcher::Matcher;
+use crate::select::InstantReads;
 
 /// Labels that join a series to its info series.
 const IDENTIFYING: [&str; 2] = ["instance", "job"];
@@ -64,13 +65,23 @@ impl PromOp for InfoFunction {
         let base = inputs.into_iter().next().unwrap_or_default();
         let mut matchers = self.name_matchers.clone();
         matchers.extend(self.data_matchers.iter().cloned());
+        // Info series are read as an instant selector reads: the sample current at each step.
+        let reads = InstantReads {
+            first: self.steps.start,
+            last: self.steps.end,
+            step: self.steps.step,
+            lookback: self.lookback,
+        };
         let infos = load(
             ctx,
             &matchers,
             self.steps.start - self.lookback + 1,
             self.steps.end,
+            Some(reads),
         )
         .await?;
+        ctx.account(infos.iter().map(|s| s.timestamps.len()).sum())?;
+        let mut work = 0usize;
         let wanted: Vec<&str> = self.data_matchers.iter().map(Matcher::name).collect();
         let empty_ok = self.data_matchers.iter().all(Matcher::matches_empty);
         let mut out: BTreeMap<Labels, Series> = BTreeMap::new();
@@ -78,6 +89,8 @@ impl PromOp for InfoFunction {
             // The current sample of each info series; per metric and identity, the newest wins.
             let mut current: HashMap<(String, Vec<String>), (i64, &Labels)> = HashMap::new();
             for s in &infos {
+                work += 1;
+                ctx.check_deadline_every(work)?;
                 let Some(i) = s.newest_within(t, self.lookback) else {
                     continue;
                 };

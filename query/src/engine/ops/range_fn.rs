@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use super::aggregate::quantile;
 use super::counter::{self, RateWindow};
 use super::kahan_inc;
+use super::param::{Param, Params};
 use super::selector::{RangeMode, TimeShift, interpolate};
 use crate::engine::context::{EvalContext, Steps};
 use crate::engine::node::PromOp;
@@ -94,8 +95,9 @@ pub(crate) struct RangeFunction {
     pub(crate) range: i64,
     pub(crate) shift: TimeShift,
     pub(crate) steps: Steps,
-    /// Scalar parameters (`quantile_over_time`'s φ, `predict_linear`'s t, smoothing factors).
-    pub(crate) params: Vec<f64>,
+    /// Scalar parameters (`quantile_over_time`'s φ, `predict_linear`'s t, smoothing factors),
+    /// evaluated per step.
+    pub(crate) params: Vec<Param>,
     /// `anchored` / `smoothed` windows (rate, increase, delta, changes, resets only).
     pub(crate) mode: RangeMode,
     /// How far around the window extended modes look for boundary samples.
@@ -120,27 +122,35 @@ impl PromOp for RangeFunction {
         ctx: &EvalContext,
         inputs: Vec<Vec<Series>>,
     ) -> Result<Vec<Series>, QueryError> {
-        let raw = inputs.into_iter().next().unwrap_or_default();
-        if self.func == RangeFn::DoubleExponentialSmoothing {
-            let sf = self.params.first().copied().unwrap_or(f64::NAN);
-            let tf = self.params.get(1).copied().unwrap_or(f64::NAN);
-            if !(sf > 0.0 && sf < 1.0) {
-                return Err(QueryError::Execution(format!(
-                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
-                )));
+        let mut inputs = inputs.into_iter();
+        let raw = inputs.next().unwrap_or_default();
+        let params = Params::resolve(&self.params, &mut inputs);
+        if self.func == RangeFn::DoubleExponentialSmoothing && !raw.is_empty() {
+            for sf in params.distinct(0, self.steps) {
+                if !(sf > 0.0 && sf < 1.0) {
+                    return Err(QueryError::Execution(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
+                    )));
+                }
             }
-            if !(tf > 0.0 && tf < 1.0) {
-                return Err(QueryError::Execution(format!(
-                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf}"
-                )));
+            for tf in params.distinct(1, self.steps) {
+                if !(tf > 0.0 && tf < 1.0) {
+                    return Err(QueryError::Execution(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {tf}"
+                    )));
+                }
             }
         }
-        if self.func == RangeFn::QuantileOverTime
-            && let Some(&q) = self.params.first()
-            && !(0.0..=1.0).contains(&q)
-        {
-            ctx.warn(quantile_warning(q));
+        if self.func == RangeFn::QuantileOverTime {
+            for q in params.distinct(0, self.steps) {
+                if !(0.0..=1.0).contains(&q) {
+                    ctx.warn(quantile_warning(q));
+                }
+            }
         }
+        // Under `@` every step reads the same window: with constant parameters (and a
+        // prediction not anchored at the step) it is evaluated once.
+        let memoize = params.constant() && self.func != RangeFn::PredictLinear;
         let mut out = Vec::with_capacity(raw.len());
         let mut work = 0usize;
         for s in raw {
@@ -161,7 +171,6 @@ impl PromOp for RangeFunction {
             }
             let mut series = Series::new(s.labels.clone());
             series.drop_name = s.drop_name || !self.func.keeps_name();
-            // Under `@` every step reads the same window: evaluate it once.
             let mut memo: Option<(i64, Option<f64>)> = None;
             for t in self.steps.iter() {
                 work += 1;
@@ -169,7 +178,7 @@ impl PromOp for RangeFunction {
                 let end = self.shift.eval_time(t);
                 if let Some((at, v)) = memo
                     && at == end
-                    && self.func != RangeFn::PredictLinear
+                    && memoize
                 {
                     if let Some(v) = v {
                         series.push(t, v);
@@ -199,7 +208,7 @@ impl PromOp for RangeFunction {
                         s.labels.metric_name().unwrap_or_default()
                     ));
                 }
-                let v = self.apply(ts, vs, sts, t, end);
+                let v = self.apply(ts, vs, sts, t, end, &params);
                 memo = Some((end, v));
                 if let Some(v) = v {
                     series.push(t, v);
@@ -231,7 +240,15 @@ impl RangeFunction {
 
     /// `t` is the evaluation step, `end` the (shifted) window end; `sts` the samples' start
     /// timestamps (empty when unknown).
-    fn apply(&self, ts: &[i64], vs: &[f64], sts: &[i64], t: i64, end: i64) -> Option<f64> {
+    fn apply(
+        &self,
+        ts: &[i64],
+        vs: &[f64],
+        sts: &[i64],
+        t: i64,
+        end: i64,
+        params: &Params,
+    ) -> Option<f64> {
         let n = vs.len();
         match self.func {
             RangeFn::Rate | RangeFn::Increase | RangeFn::Delta => {
@@ -264,7 +281,7 @@ impl RangeFunction {
                 }
                 // Prometheus anchors the prediction at the evaluation time, even under `@`.
                 let (slope, intercept) = linear_regression(ts, vs, t);
-                Some(intercept + slope * self.params.first().copied().unwrap_or(0.0))
+                Some(intercept + slope * params.at(0, t))
             }
             RangeFn::AvgOverTime => Some(mean(vs)),
             RangeFn::SumOverTime => {
@@ -285,10 +302,7 @@ impl RangeFunction {
             RangeFn::LastOverTime => vs.last().copied(),
             RangeFn::FirstOverTime => vs.first().copied(),
             RangeFn::PresentOverTime => Some(1.0),
-            RangeFn::QuantileOverTime => Some(quantile(
-                self.params.first().copied().unwrap_or(f64::NAN),
-                vs.to_vec(),
-            )),
+            RangeFn::QuantileOverTime => Some(quantile(params.at(0, t), vs.to_vec())),
             RangeFn::MadOverTime => {
                 if vs.iter().any(|v| v.is_nan()) {
                     return Some(f64::NAN);
@@ -300,7 +314,7 @@ impl RangeFunction {
                 ))
             }
             RangeFn::DoubleExponentialSmoothing => {
-                double_exponential_smoothing(vs, *self.params.first()?, *self.params.get(1)?)
+                double_exponential_smoothing(vs, params.at(0, t), params.at(1, t))
             }
             RangeFn::TsOfMin | RangeFn::TsOfMax => {
                 // The last sample holding the extreme value (NaN loses to any number).

@@ -9,7 +9,7 @@ use crate::engine::node::PromOp;
 use crate::engine::value::Series;
 use crate::error::QueryError;
 use crate::matcher::Matcher;
-use crate::select::{Selection, select_series};
+use crate::select::{InstantReads, Selection, select_series};
 
 /// Where a selector looks: `@` pins the evaluation time, `offset` shifts it back.
 #[derive(Debug, Clone)]
@@ -49,11 +49,15 @@ fn describe_matchers(matchers: &[Matcher]) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
+/// Reads the raw samples of `[start, end]`. A range read counts them against the sample
+/// limit; an instant read (`instant`) keeps only the samples its steps can pick, and its
+/// caller counts the points it outputs, as Prometheus counts one sample per series per step.
 pub(crate) async fn load(
     ctx: &EvalContext,
     matchers: &[Matcher],
     start: i64,
     end: i64,
+    instant: Option<InstantReads>,
 ) -> Result<Vec<Series>, QueryError> {
     let sel = Selection {
         matchers: matchers.to_vec(),
@@ -61,9 +65,12 @@ pub(crate) async fn load(
         end,
         max_samples: ctx.remaining_samples(),
         read: ctx.read.clone(),
+        instant,
     };
     let found = select_series(&ctx.store, &ctx.snapshot, &sel).await?;
-    ctx.account(found.iter().map(|s| s.timestamps.len()).sum())?;
+    if instant.is_none() {
+        ctx.account(found.iter().map(|s| s.timestamps.len()).sum())?;
+    }
     Ok(found
         .into_iter()
         .map(|s| Series {
@@ -144,7 +151,15 @@ impl PromOp for VectorSelect {
         } else {
             0
         };
-        let raw = load(ctx, &self.matchers, lo - self.lookback + 1, hi + ahead).await?;
+        let instant = (self.mode == RangeMode::Normal).then(|| self.reads());
+        let raw = load(
+            ctx,
+            &self.matchers,
+            lo - self.lookback + 1,
+            hi + ahead,
+            instant,
+        )
+        .await?;
         let mut out = Vec::with_capacity(raw.len());
         let mut work = 0usize;
         for mut s in raw {
@@ -172,10 +187,26 @@ impl PromOp for VectorSelect {
                 }
             }
             if !series.timestamps.is_empty() {
+                if instant.is_some() {
+                    ctx.account(series.timestamps.len())?;
+                }
                 out.push(series);
             }
         }
         Ok(out)
+    }
+}
+
+impl VectorSelect {
+    /// The times this selector reads at, for keeping only the samples they pick.
+    fn reads(&self) -> InstantReads {
+        let (first, last) = self.shift.span(self.steps);
+        InstantReads {
+            first,
+            last,
+            step: if first == last { 1 } else { self.steps.step },
+            lookback: self.lookback,
+        }
     }
 }
 
@@ -225,6 +256,7 @@ impl PromOp for MatrixSelect {
             &self.matchers,
             lo - self.range - before + 1,
             hi + after,
+            None,
         )
         .await?;
         for s in &mut raw {
@@ -264,12 +296,22 @@ impl PromOp for SampleTimestamps {
     ) -> Result<Vec<Series>, QueryError> {
         let sel = &self.select;
         let (lo, hi) = sel.shift.span(sel.steps);
-        let raw = load(ctx, &sel.matchers, lo - sel.lookback + 1, hi).await?;
+        let raw = load(
+            ctx,
+            &sel.matchers,
+            lo - sel.lookback + 1,
+            hi,
+            Some(sel.reads()),
+        )
+        .await?;
         let mut out = Vec::with_capacity(raw.len());
+        let mut work = 0usize;
         for s in raw {
             let mut series = Series::new(s.labels.clone());
             series.drop_name = true;
             for t in sel.steps.iter() {
+                work += 1;
+                ctx.check_deadline_every(work)?;
                 let at = sel.shift.eval_time(t);
                 match s.newest_within(at, sel.lookback) {
                     Some(i) if !is_stale(s.values[i]) => {
@@ -284,6 +326,7 @@ impl PromOp for SampleTimestamps {
                 }
             }
             if !series.timestamps.is_empty() {
+                ctx.account(series.timestamps.len())?;
                 out.push(series);
             }
         }

@@ -6,8 +6,8 @@ use std::fmt::{self, Display, Formatter, Write};
 
 use super::ast::{Aggregate, At, Binary, Card, DurationExpr, Expr, Subquery, VectorSelector};
 use super::lexer::go_quote;
-use crate::engine::format_float;
-use crate::matcher::MatchOp;
+use crate::float::format_float;
+use strata_storage::matcher::MatchOp;
 
 /// Lines longer than this are split by [`pretty`] (Prometheus' `maxCharactersPerLine`).
 const MAX_LINE: usize = 100;
@@ -279,7 +279,7 @@ fn pretty_at(expr: &Expr, level: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parser::parse;
+    use crate::parse;
 
     fn round_trip(q: &str) -> String {
         parse(q).unwrap().to_string()

@@ -1,6 +1,6 @@
 use super::ast::*;
 use super::parse;
-use crate::error::QueryError;
+use crate::error::ParseError;
 
 fn q() -> QueryTimes {
     QueryTimes {
@@ -179,7 +179,7 @@ fn calls_are_checked_like_prometheus() {
         ),
     ] {
         match parse(query) {
-            Err(QueryError::Parse(got)) => assert_eq!(got, want, "{query}"),
+            Err(ParseError(got)) => assert_eq!(got, want, "{query}"),
             other => panic!("{query}: expected a parse error, got {other:?}"),
         }
     }
@@ -216,7 +216,7 @@ fn binary_expressions_are_checked_like_prometheus() {
         ),
     ] {
         match parse(query) {
-            Err(QueryError::Parse(got)) => assert_eq!(got, want, "{query}"),
+            Err(ParseError(got)) => assert_eq!(got, want, "{query}"),
             other => panic!("{query}: expected a parse error, got {other:?}"),
         }
     }

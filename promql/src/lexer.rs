@@ -1,6 +1,6 @@
 //! PromQL tokens.
 
-use crate::error::QueryError;
+use crate::error::ParseError;
 
 /// A token and the byte offset it starts at.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +35,8 @@ const OPS: [&str; 15] = [
     "==", "!=", "<=", ">=", "=~", "!~", "+", "-", "*", "/", "%", "^", "<", ">", "=",
 ];
 
-fn err(pos: usize, msg: impl Into<String>) -> QueryError {
-    QueryError::Parse(format!("1:{}: parse error: {}", pos + 1, msg.into()))
+fn err(pos: usize, msg: impl Into<String>) -> ParseError {
+    ParseError(format!("1:{}: parse error: {}", pos + 1, msg.into()))
 }
 
 /// Reads a duration literal (`1h30m`, `10s53ms`) at the start of `s`; returns (ms, length).
@@ -68,7 +68,7 @@ pub(crate) fn duration_literal(s: &str) -> Option<(i64, usize)> {
 }
 
 /// Splits a query into tokens.
-pub(crate) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {
+pub(crate) fn lex(input: &str) -> Result<Vec<Token>, ParseError> {
     let b = input.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

@@ -1,7 +1,7 @@
 //! Strata's PromQL syntax tree, with Prometheus 3's extensions: duration expressions in ranges
 //! and offsets, `anchored`/`smoothed` range selectors, and `fill` binary-operator modifiers.
 
-use crate::matcher::MatchOp;
+use strata_storage::matcher::MatchOp;
 
 /// A label matcher as written.
 #[derive(Debug, Clone, PartialEq)]

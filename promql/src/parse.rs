@@ -3,8 +3,8 @@
 
 use super::ast::*;
 use super::lexer::{Tok, Token, lex};
-use crate::error::QueryError;
-use crate::matcher::{MatchOp, Matcher};
+use crate::error::ParseError;
+use strata_storage::matcher::{MatchOp, Matcher};
 
 const AGGREGATORS: [&str; 14] = [
     "sum",
@@ -75,15 +75,15 @@ impl Parser {
         t
     }
 
-    fn error<T>(&self, msg: impl Into<String>) -> Result<T, QueryError> {
-        Err(QueryError::Parse(format!(
+    fn error<T>(&self, msg: impl Into<String>) -> Result<T, ParseError> {
+        Err(ParseError(format!(
             "1:{}: parse error: {}",
             self.pos() + 1,
             msg.into()
         )))
     }
 
-    fn expect(&mut self, want: Tok, what: &str) -> Result<(), QueryError> {
+    fn expect(&mut self, want: Tok, what: &str) -> Result<(), ParseError> {
         if *self.peek() == want {
             self.bump();
             Ok(())
@@ -110,7 +110,7 @@ impl Parser {
         }
     }
 
-    fn parse_expr(&mut self, min_prec: u8) -> Result<Expr, QueryError> {
+    fn parse_expr(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
         let mut lhs = self.parse_unary()?;
         while let Some(op) = self.binary_op() {
             let prec = precedence(op).unwrap_or(0);
@@ -134,7 +134,7 @@ impl Parser {
         Ok(lhs)
     }
 
-    fn parse_unary(&mut self) -> Result<Expr, QueryError> {
+    fn parse_unary(&mut self) -> Result<Expr, ParseError> {
         match self.peek() {
             Tok::Op("-") | Tok::Op("+") => {
                 let negative = *self.peek() == Tok::Op("-");
@@ -166,7 +166,7 @@ impl Parser {
             Card,
             (Option<f64>, Option<f64>),
         ),
-        QueryError,
+        ParseError,
     > {
         let mut return_bool = false;
         if self.ident_is("bool") {
@@ -217,7 +217,7 @@ impl Parser {
         Ok((return_bool, matching, card, fill))
     }
 
-    fn signed_number(&mut self) -> Result<f64, QueryError> {
+    fn signed_number(&mut self) -> Result<f64, ParseError> {
         let sign = match self.peek() {
             Tok::Op("-") => {
                 self.bump();
@@ -239,7 +239,7 @@ impl Parser {
         }
     }
 
-    fn label_list(&mut self) -> Result<Vec<String>, QueryError> {
+    fn label_list(&mut self) -> Result<Vec<String>, ParseError> {
         self.expect(Tok::LParen, "\"(\"")?;
         let mut labels = Vec::new();
         loop {
@@ -269,7 +269,7 @@ impl Parser {
         Ok(labels)
     }
 
-    fn parse_postfix(&mut self) -> Result<Expr, QueryError> {
+    fn parse_postfix(&mut self) -> Result<Expr, ParseError> {
         let mut expr = self.parse_primary()?;
         loop {
             if *self.peek() == Tok::LBracket {
@@ -389,7 +389,7 @@ impl Parser {
         }
     }
 
-    fn at_value(&mut self) -> Result<At, QueryError> {
+    fn at_value(&mut self) -> Result<At, ParseError> {
         if (self.ident_is("start") || self.ident_is("end")) && *self.peek_at(1) == Tok::LParen {
             let start = self.ident_is("start");
             self.bump();
@@ -404,7 +404,7 @@ impl Parser {
         Ok(At::Time((v * 1000.0).round() as i64))
     }
 
-    fn duration_expr(&mut self, min_prec: u8) -> Result<DurationExpr, QueryError> {
+    fn duration_expr(&mut self, min_prec: u8) -> Result<DurationExpr, ParseError> {
         let mut lhs = match self.peek() {
             Tok::Op("-") => {
                 self.bump();
@@ -437,7 +437,7 @@ impl Parser {
         Ok(lhs)
     }
 
-    fn duration_atom(&mut self) -> Result<DurationExpr, QueryError> {
+    fn duration_atom(&mut self) -> Result<DurationExpr, ParseError> {
         match self.bump() {
             Tok::Duration(ms) => Ok(DurationExpr::Seconds(ms as f64 / 1000.0)),
             Tok::Number(v) => Ok(DurationExpr::Seconds(v)),
@@ -480,7 +480,7 @@ impl Parser {
         }
     }
 
-    fn parse_primary(&mut self) -> Result<Expr, QueryError> {
+    fn parse_primary(&mut self) -> Result<Expr, ParseError> {
         match self.peek().clone() {
             Tok::Number(v) => {
                 self.bump();
@@ -526,15 +526,15 @@ impl Parser {
         }
     }
 
-    fn error_at<T>(&self, pos: usize, msg: impl Into<String>) -> Result<T, QueryError> {
-        Err(QueryError::Parse(format!(
+    fn error_at<T>(&self, pos: usize, msg: impl Into<String>) -> Result<T, ParseError> {
+        Err(ParseError(format!(
             "1:{}: parse error: {}",
             pos + 1,
             msg.into()
         )))
     }
 
-    fn call(&mut self, name: String) -> Result<Expr, QueryError> {
+    fn call(&mut self, name: String) -> Result<Expr, ParseError> {
         // The name token was just consumed: the call starts there.
         let call_pos = self.toks[self.i.saturating_sub(1)].pos;
         let func = match name.to_ascii_lowercase().as_str() {
@@ -581,7 +581,7 @@ impl Parser {
         Ok(Expr::Call { func, args })
     }
 
-    fn aggregation(&mut self, op: String) -> Result<Expr, QueryError> {
+    fn aggregation(&mut self, op: String) -> Result<Expr, ParseError> {
         let mut grouping = self.grouping()?;
         self.expect(Tok::LParen, "\"(\"")?;
         let mut param = None;
@@ -618,7 +618,7 @@ impl Parser {
         })))
     }
 
-    fn grouping(&mut self) -> Result<Option<Grouping>, QueryError> {
+    fn grouping(&mut self) -> Result<Option<Grouping>, ParseError> {
         if self.ident_is("by") || self.ident_is("without") {
             let without = self.ident_is("without");
             self.bump();
@@ -630,7 +630,7 @@ impl Parser {
         Ok(None)
     }
 
-    fn selector(&mut self, name: Option<String>) -> Result<Expr, QueryError> {
+    fn selector(&mut self, name: Option<String>) -> Result<Expr, ParseError> {
         let mut vs = VectorSelector {
             name,
             ..Default::default()
@@ -794,7 +794,7 @@ fn describe(t: &Tok) -> String {
 }
 
 /// Parses a PromQL expression.
-pub fn parse(input: &str) -> Result<Expr, QueryError> {
+pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let toks = lex(input)?;
     let mut p = Parser {
         toks,
