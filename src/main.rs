@@ -52,6 +52,10 @@ enum Command {
     Scrape(cmd::scrape::Args),
     /// Run the stateless query tier alone (Prometheus HTTP API), for scale-out behind a balancer.
     QueryServer(cmd::serve::Args),
+    /// Evaluate recording and alerting rules (`--config FILE`, optionally one shard of the
+    /// groups); `strata rules check FILE…` and `strata rules test FILE…` work as `promtool
+    /// check rules` and `promtool test rules`.
+    Rules(cmd::rules::Args),
 }
 
 /// Exit status of a process killed by SIGPIPE, as Go programs (promtool) and coreutils end
@@ -110,10 +114,13 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::run(&cli.store, args, "serve").await,
             Command::Scrape(args) => cmd::scrape::run(&cli.store, args).await,
             Command::QueryServer(args) => cmd::serve::run(&cli.store, args, "query-server").await,
+            Command::Rules(args) => cmd::rules::run(&cli.store, args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Checks print their own messages, as promtool does: only the status is left.
+        Err(e) if e.is::<cmd::rules::ChecksFailed>() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

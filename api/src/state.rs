@@ -89,6 +89,8 @@ pub struct ApiState {
     pub(crate) writer: Option<Arc<strata_ingest::WriteBuffer>>,
     /// The scrape manager (`--config`), for `/api/v1/targets` and `/-/reload`.
     scraper: std::sync::OnceLock<Arc<strata_ingest::scrape::ScrapeManager>>,
+    /// The rule groups this process evaluates (`/api/v1/rules`, `/api/v1/alerts`).
+    rules: std::sync::OnceLock<strata_rules::evaluator::SharedGroups>,
     /// More metrics for `/metrics` (the embedded compactor's).
     extra_metrics: std::sync::OnceLock<ExtraMetrics>,
     /// The compactor's rewrites, for `clean_tombstones`.
@@ -123,6 +125,7 @@ impl ApiState {
             started: Instant::now(),
             writer,
             scraper: std::sync::OnceLock::new(),
+            rules: std::sync::OnceLock::new(),
             extra_metrics: std::sync::OnceLock::new(),
             tombstone_cleaner: std::sync::OnceLock::new(),
             manifest,
@@ -130,6 +133,19 @@ impl ApiState {
             current,
             refresh: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Attaches the rule groups this process evaluates (once).
+    pub fn set_rules(&self, groups: strata_rules::evaluator::SharedGroups) {
+        let _ = self.rules.set(groups);
+    }
+
+    /// A copy of the evaluated groups' state (none without an evaluator).
+    pub(crate) fn rule_groups(&self) -> Vec<strata_rules::eval::GroupState> {
+        self.rules
+            .get()
+            .and_then(|g| g.read().ok().map(|g| g.clone()))
+            .unwrap_or_default()
     }
 
     /// Attaches the scrape manager (once).

@@ -15,6 +15,7 @@ mod functions;
 mod lexer;
 mod parse;
 mod printer;
+pub mod series;
 #[cfg(test)]
 mod tests;
 

@@ -76,10 +76,23 @@ impl Parser {
     }
 
     fn error<T>(&self, msg: impl Into<String>) -> Result<T, ParseError> {
+        // Prometheus' lexer reports input that ends inside parentheses or brackets as such,
+        // before the parser can say what it expected.
+        let mut msg = msg.into();
+        if *self.peek() == Tok::Eof {
+            let open = |open: &Tok, close: &Tok| {
+                let count = |t: &Tok| self.toks.iter().filter(|k| k.kind == *t).count();
+                count(open) > count(close)
+            };
+            if open(&Tok::LParen, &Tok::RParen) {
+                msg = "unclosed left parenthesis".into();
+            } else if open(&Tok::LBracket, &Tok::RBracket) {
+                msg = "unclosed left bracket".into();
+            }
+        }
         Err(ParseError(format!(
-            "1:{}: parse error: {}",
+            "1:{}: parse error: {msg}",
             self.pos() + 1,
-            msg.into()
         )))
     }
 

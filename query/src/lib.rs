@@ -28,6 +28,6 @@ pub use engine::{
 pub use engine::{format_float, write_float};
 pub use error::QueryError;
 pub use select::{
-    InstantReads, ReadOptions, SelectedSeries, Selection, find_series, select_series,
+    InstantReads, Overlay, ReadOptions, SelectedSeries, Selection, find_series, select_series,
 };
 pub use strata_storage::matcher::{MatchOp, Matcher};

@@ -154,6 +154,62 @@ fn deletions_of<'a>(
     Some(mine)
 }
 
+/// Samples not in the store yet, read as if they were (a rule evaluation's own outputs, seen
+/// by the later rules of its group): merged into every selection, winning over stored
+/// samples at the same timestamp.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay(pub std::sync::Arc<Vec<SelectedSeries>>);
+
+impl Overlay {
+    /// Merges the overlay's series that match `matchers` within `[start, end]` into `found`
+    /// (sorted by labels, as selections are).
+    pub fn merge_into(
+        &self,
+        found: Vec<SelectedSeries>,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Vec<SelectedSeries> {
+        if self.0.is_empty() {
+            return found;
+        }
+        let mut by_labels: BTreeMap<Labels, Vec<Points>> = BTreeMap::new();
+        for s in found {
+            by_labels.entry(s.labels).or_default().push(Points {
+                timestamps: s.timestamps,
+                values: s.values,
+                start_timestamps: s.start_timestamps,
+            });
+        }
+        for s in self.0.iter() {
+            if !matchers.iter().all(|m| m.matches_labels(&s.labels)) {
+                continue;
+            }
+            let mut points = Points {
+                timestamps: s.timestamps.clone(),
+                values: s.values.clone(),
+                start_timestamps: s.start_timestamps.clone(),
+            };
+            points.trim(start, end);
+            if !points.is_empty() {
+                by_labels.entry(s.labels.clone()).or_default().push(points);
+            }
+        }
+        by_labels
+            .into_iter()
+            .map(|(labels, parts)| {
+                let p = merge_by_precedence(parts);
+                SelectedSeries {
+                    labels,
+                    timestamps: p.timestamps,
+                    values: p.values,
+                    start_timestamps: p.start_timestamps,
+                }
+            })
+            .collect()
+    }
+}
+
 /// One selected series with its samples in time order (unique timestamps).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectedSeries {

@@ -158,6 +158,7 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         max_concurrency: args.query_max_concurrency,
         ..Default::default()
     };
+    let config_engine = config.engine.clone();
     let state = ApiState::new(store.clone(), config, writer.clone());
     // Fail fast on an unreadable store rather than on the first request.
     state
@@ -194,13 +195,15 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
             })
         })));
     }
+    // Extra `/metrics` sections: the compactor's and the notifier's.
+    let mut extra: Vec<Arc<dyn Fn() -> String + Send + Sync>> = Vec::new();
     let compactor = compactor
         .filter(|_| receives && !args.no_compact)
         .map(|compactor| {
             let stats = compactor.stats();
-            state.set_extra_metrics(strata_api::ExtraMetrics(Arc::new(move || {
+            extra.push(Arc::new(move || {
                 stats.render(strata_storage::manifest::now_ms())
-            })));
+            }));
             let stop = stopped(stop_rx.clone());
             let interval = args.compact_interval;
             let c = compactor.clone();
@@ -210,6 +213,27 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         Some(w) => super::scrape::start(&args.scrape, w, &stop_rx).await?,
         None => None,
     };
+    // The rules of the same configuration file, evaluated into the same write buffer.
+    let evaluator = match (&writer, &args.scrape.config) {
+        (Some(w), Some(config)) => {
+            let options = strata_rules::evaluator::EvaluatorOptions {
+                engine: config_engine.clone(),
+                ..Default::default()
+            };
+            super::rules::start_evaluator(&store, w, config, options, &stop_rx)?
+        }
+        _ => None,
+    };
+    if let Some((evaluator, _)) = &evaluator {
+        state.set_rules(evaluator.groups());
+        let notifier = evaluator.notifier();
+        extra.push(Arc::new(move || notifier.metrics()));
+    }
+    if !extra.is_empty() {
+        state.set_extra_metrics(strata_api::ExtraMetrics(Arc::new(move || {
+            extra.iter().map(|f| f()).collect()
+        })));
+    }
     if let Some((manager, _)) = &scraper {
         state.set_scraper(manager.clone());
     }
@@ -237,6 +261,9 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         task.await?;
     }
     if let Some(task) = compactor {
+        task.await?;
+    }
+    if let Some((_, task)) = evaluator {
         task.await?;
     }
     if let Some(flusher) = flusher {

@@ -10,5 +10,6 @@ mod compact;
 mod conditional;
 mod faulty;
 mod manifest;
+mod rules;
 mod s3;
 mod scrape;

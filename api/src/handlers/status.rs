@@ -1,5 +1,5 @@
-//! Health, readiness, build and runtime information, `/metrics`, and the endpoints Grafana
-//! probes that have nothing to report yet in a query tier (rules, alerts, exemplars).
+//! Health, readiness, build and runtime information, `/metrics`, the rules and alerts of the
+//! process's rule evaluator, and the endpoints Grafana probes (exemplars).
 
 use std::sync::Arc;
 
@@ -81,14 +81,41 @@ pub(crate) async fn exemplars() -> Response {
     json::success("[]", None)
 }
 
-/// `/api/v1/rules`: the query tier evaluates no rules.
-pub(crate) async fn rules() -> Response {
-    json::success(r#"{"groups":[]}"#, None)
+/// `/api/v1/rules` with Prometheus' filters (`type`, `rule_name[]`, `rule_group[]`,
+/// `file[]`, `exclude_alerts`): the groups this process evaluates (none in a query tier).
+pub(crate) async fn rules(
+    State(state): State<Arc<ApiState>>,
+    p: crate::params::Params,
+) -> Result<Response, ApiError> {
+    let kind = p.get("type").unwrap_or_default().to_ascii_lowercase();
+    if !kind.is_empty() && kind != "alert" && kind != "record" {
+        return Err(ApiError::param(
+            "type",
+            format!("not supported value {kind:?}"),
+        ));
+    }
+    let exclude_alerts = match p.get("exclude_alerts") {
+        None => false,
+        Some(v) => v
+            .parse::<bool>()
+            .map_err(|_| ApiError::param("exclude_alerts", format!("{v:?} is not a boolean")))?,
+    };
+    let owned = |name: &str| p.all(name).into_iter().map(String::from).collect();
+    let filter = strata_rules::api::RulesFilter {
+        kind,
+        rule_names: owned("rule_name[]"),
+        rule_groups: owned("rule_group[]"),
+        files: owned("file[]"),
+        exclude_alerts,
+    };
+    let data = strata_rules::api::rules_json(&state.rule_groups(), &filter);
+    Ok(json::success(&data.to_string(), None))
 }
 
-/// `/api/v1/alerts`: the query tier evaluates no alerting rules.
-pub(crate) async fn alerts() -> Response {
-    json::success(r#"{"alerts":[]}"#, None)
+/// `/api/v1/alerts`: the pending and firing alerts of the rules this process evaluates.
+pub(crate) async fn alerts(State(state): State<Arc<ApiState>>) -> Response {
+    let data = strata_rules::api::alerts_json(&state.rule_groups());
+    json::success(&data.to_string(), None)
 }
 
 /// `/metrics`: Strata's own metrics.

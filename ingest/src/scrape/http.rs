@@ -143,7 +143,18 @@ impl HttpClient {
 
     /// A GET request with the job's authentication.
     pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        let mut request = self.client.get(url);
+        self.authorized(self.client.get(url))
+    }
+
+    /// A POST request with the configured authentication (alerts to Alertmanager).
+    pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        self.authorized(self.client.post(url))
+    }
+
+    fn authorized(
+        &self,
+        mut request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, String> {
         if let Some(auth) = self.authorization()? {
             request = request.header(AUTHORIZATION, auth);
         }

@@ -65,6 +65,8 @@ pub(crate) struct EvalContext {
     /// How the store is read (retention floor).
     pub(crate) read: crate::select::ReadOptions,
     cancel: Cancel,
+    /// Samples read as if stored.
+    pub(crate) overlay: crate::Overlay,
     loaded: AtomicUsize,
     annotations: Mutex<Annotations>,
 }
@@ -77,6 +79,7 @@ impl EvalContext {
         deadline: Instant,
         read: crate::select::ReadOptions,
         cancel: Cancel,
+        overlay: crate::Overlay,
     ) -> Self {
         Self {
             store,
@@ -85,6 +88,7 @@ impl EvalContext {
             deadline,
             read,
             cancel,
+            overlay,
             loaded: AtomicUsize::new(0),
             annotations: Mutex::new(Annotations::default()),
         }

@@ -47,6 +47,8 @@ pub struct EngineOptions {
     pub replica_labels: Vec<String>,
     /// Stops the queries of this engine when cancelled (a client that hung up).
     pub cancel: Cancel,
+    /// Samples read as if stored (see [`crate::Overlay`]).
+    pub overlay: crate::Overlay,
 }
 
 impl Default for EngineOptions {
@@ -59,6 +61,7 @@ impl Default for EngineOptions {
             clock: strata_storage::clock::system(),
             replica_labels: Vec::new(),
             cancel: Cancel::default(),
+            overlay: crate::Overlay::default(),
         }
     }
 }
@@ -250,6 +253,7 @@ impl Engine {
                 replica_labels: self.options.replica_labels.clone(),
             },
             self.options.cancel.clone(),
+            self.options.overlay.clone(),
         ));
         let config = SessionConfig::new()
             .with_target_partitions(1)

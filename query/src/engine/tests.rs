@@ -355,3 +355,38 @@ async fn cancelled_query_stops() {
         "another engine's queries go on"
     );
 }
+
+/// Overlay samples read as if stored: new series appear, and an overlay sample wins over a
+/// stored one at the same time.
+#[tokio::test]
+async fn overlay_samples_are_read_as_stored() {
+    let (store, snap) = store_with(&[(A, vec![1.0, 2.0, 3.0])], 60_000).await;
+    let series = |labels: &[(&str, &str)], points: &[(i64, f64)]| crate::SelectedSeries {
+        labels: Labels::from_pairs(labels.iter().copied()).unwrap(),
+        timestamps: points.iter().map(|p| p.0).collect(),
+        values: points.iter().map(|p| p.1).collect(),
+        start_timestamps: Vec::new(),
+    };
+    let options = EngineOptions {
+        overlay: crate::Overlay(Arc::new(vec![
+            series(A, &[(120_000, 30.0), (180_000, 4.0)]),
+            series(B, &[(120_000, 7.0)]),
+        ])),
+        ..Default::default()
+    };
+    let engine = Engine::new(store, options);
+    let values = |out: QueryOutput| match out.value {
+        QueryValue::Vector(v) => v.into_iter().map(|s| s.v).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    let out = engine
+        .instant(snap.clone(), "req_total", 120_000)
+        .await
+        .unwrap();
+    assert_eq!(values(out), vec![30.0, 7.0]);
+    let out = engine
+        .instant(snap, "sum_over_time(req_total{job=\"a\"}[10m])", 180_000)
+        .await
+        .unwrap();
+    assert_eq!(values(out), vec![1.0 + 2.0 + 30.0 + 4.0]);
+}

@@ -68,6 +68,7 @@ pub(crate) async fn load(
         instant,
     };
     let found = select_series(&ctx.store, &ctx.snapshot, &sel).await?;
+    let found = ctx.overlay.merge_into(found, matchers, start, end);
     if instant.is_none() {
         ctx.account(found.iter().map(|s| s.timestamps.len()).sum())?;
     }

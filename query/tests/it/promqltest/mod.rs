@@ -2,7 +2,7 @@
 //! The conformance runner drives the engine with the commands parsed here.
 
 pub(crate) mod parse;
-pub(crate) mod series;
+pub(crate) use strata_promql::series;
 
 use std::path::PathBuf;
 

@@ -1,17 +1,19 @@
-//! The series-description notation shared by `load` bodies and expected results
-//! (FORMAT.md §6): a label set, then expanded values.
+//! The series-description notation of Prometheus' test language (`load` bodies and expected
+//! results of `.test` files) and of `promtool test rules` (`input_series`): a label set, then
+//! values expanded from `1+2x3`, `_`, `stale`, `1x5`, … (`promql/parser/lex.go`'s series
+//! description).
 
 use std::fmt;
 
 /// Prometheus' staleness marker.
-pub(crate) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+pub const STALE_NAN: u64 = strata_storage::STALE_NAN_BITS;
 
 /// Labels as written in a test file, sorted by name.
-pub(crate) type TestLabels = Vec<(String, String)>;
+pub type TestLabels = Vec<(String, String)>;
 
 /// One expanded value position.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Point {
+pub enum Point {
     /// `_`: no sample.
     Omitted,
     Float(f64),
@@ -22,14 +24,14 @@ pub(crate) enum Point {
 
 /// A parsed series description.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SeriesDesc {
-    pub(crate) labels: TestLabels,
-    pub(crate) points: Vec<Point>,
+pub struct SeriesDesc {
+    pub labels: TestLabels,
+    pub points: Vec<Point>,
 }
 
 /// Error of the notation, as text.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct NotationError(pub(crate) String);
+pub struct NotationError(pub String);
 
 impl fmt::Display for NotationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -50,8 +52,8 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Reads a PromQL string literal at the start of `s`; returns the value and the rest.
-pub(crate) fn string_literal(s: &str) -> Result<(String, &str), NotationError> {
-    let (value, len) = strata_query::parser::string_literal(s).map_err(NotationError)?;
+pub fn string_literal(s: &str) -> Result<(String, &str), NotationError> {
+    let (value, len) = crate::string_literal(s).map_err(NotationError)?;
     Ok((value, &s[len..]))
 }
 
@@ -156,7 +158,7 @@ fn number_len(s: &str) -> usize {
 }
 
 /// Go's ParseInt(base 0) falling back to ParseFloat, as the PromQL lexer converts numbers.
-pub(crate) fn parse_number(s: &str) -> Result<f64, NotationError> {
+pub fn parse_number(s: &str) -> Result<f64, NotationError> {
     let bad = || NotationError(format!("invalid number {s:?}"));
     let (neg, body) = match s.strip_prefix('-') {
         Some(r) => (true, r),
@@ -303,7 +305,7 @@ fn expand_item(item: &str, out: &mut Vec<Point>) -> Result<(), NotationError> {
 }
 
 /// Parses `labels values…`.
-pub(crate) fn parse_series(line: &str) -> Result<SeriesDesc, NotationError> {
+pub fn parse_series(line: &str) -> Result<SeriesDesc, NotationError> {
     let (labels, rest) = parse_labels(line)?;
     let mut points = Vec::new();
     for item in value_items(rest)? {

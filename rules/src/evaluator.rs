@@ -1,0 +1,337 @@
+//! The rule evaluator: every group of the configured rule files (or this shard's share of
+//! them) evaluated on its own schedule against the store, outputs written through the write
+//! buffer, alerts sent to Alertmanager.
+//!
+//! Data flow per group: wait for the group's next evaluation time ([`crate::group`]) → take a
+//! manifest snapshot → [`GroupState::eval`] with a backend that queries the engine over the
+//! snapshot plus this evaluation's own outputs (an [`Overlay`], so later rules see earlier
+//! ones at once) and appends outputs to the [`WriteBuffer`] (committed at its next flush) →
+//! after the first evaluation, restore each alert's `for` state from the stored
+//! `ALERTS_FOR_STATE` series, as Prometheus does → hand the alerts to send to the
+//! [`Notifier`]. A failing rule or group never stops the others.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use strata_ingest::buffer::{SampleBatch, WriteBuffer};
+use strata_ingest::series_key::SeriesKey;
+use strata_query::{
+    Engine, EngineOptions, MatchOp, Matcher, Overlay, ReadOptions, SelectedSeries, Selection,
+};
+use strata_storage::clock::SharedClock;
+use strata_storage::{Labels, Manifest, Store};
+
+use crate::alerting::{
+    ALERT_NAME_LABEL, ALERTS_FOR_STATE_METRIC, FOR_GRACE_PERIOD_MS, LabelMap, OUTAGE_TOLERANCE_MS,
+    OutputSample, ResultSample,
+};
+use crate::config::{ConfigError, RulesConfig};
+use crate::eval::{GroupState, Rule, RuleBackend, TemplateExpander, to_samples};
+use crate::group::{eval_timestamp, group_hash};
+use crate::notifier::Notifier;
+
+/// Settings of an evaluator.
+#[derive(Debug, Clone)]
+pub struct EvaluatorOptions {
+    /// The engine's settings for rule queries.
+    pub engine: EngineOptions,
+    /// Resend firing alerts this often (Prometheus' `--rules.alert.resend-delay`, 1m).
+    pub resend_delay_ms: i64,
+    /// This evaluator's shard `(index, count)` of the groups.
+    pub shard: (u64, u64),
+    /// The URL alerts link back to (`generatorURL`, `$externalURL`).
+    pub external_url: String,
+}
+
+impl Default for EvaluatorOptions {
+    fn default() -> Self {
+        Self {
+            engine: EngineOptions::default(),
+            resend_delay_ms: 60_000,
+            shard: (0, 1),
+            external_url: String::new(),
+        }
+    }
+}
+
+/// Groups being evaluated, readable by the API (`/api/v1/rules`, `/api/v1/alerts`).
+pub type SharedGroups = Arc<RwLock<Vec<GroupState>>>;
+
+/// An evaluator of the rule files of one configuration.
+#[derive(Debug)]
+pub struct Evaluator {
+    store: Store,
+    writer: Arc<WriteBuffer>,
+    notifier: Arc<Notifier>,
+    options: EvaluatorOptions,
+    external_labels: BTreeMap<String, String>,
+    groups: SharedGroups,
+    clock: SharedClock,
+}
+
+impl Evaluator {
+    /// Loads the configuration's rule files (relative to `base`) and keeps this shard's
+    /// groups.
+    pub fn new(
+        store: Store,
+        writer: Arc<WriteBuffer>,
+        config: &RulesConfig,
+        base: &Path,
+        options: EvaluatorOptions,
+    ) -> Result<Self, ConfigError> {
+        let interval = config.evaluation_interval();
+        let offset = config.global.rule_query_offset.map_or(0, |d| d.0);
+        let (index, count) = (options.shard.0, options.shard.1.max(1));
+        let mut groups = Vec::new();
+        for (file, rule_groups) in config.load_rule_files(base)? {
+            let file = file.display().to_string();
+            for g in &rule_groups.groups {
+                if group_hash(&g.name, &file) % count != index {
+                    continue;
+                }
+                let mut state = GroupState::new(g, &file, interval, offset);
+                for r in &mut state.rules {
+                    if let Rule::Alerting(a) = &mut r.rule {
+                        a.restored = false;
+                    }
+                }
+                groups.push(state);
+            }
+        }
+        let clock = options.engine.clock.clone();
+        Ok(Self {
+            store,
+            writer,
+            notifier: Notifier::new(config)?,
+            options,
+            external_labels: config.global.external_labels.clone(),
+            groups: Arc::new(RwLock::new(groups)),
+            clock,
+        })
+    }
+
+    /// The groups' state, shared with the API.
+    pub fn groups(&self) -> SharedGroups {
+        self.groups.clone()
+    }
+
+    /// The notifier (its metrics).
+    pub fn notifier(&self) -> Arc<Notifier> {
+        self.notifier.clone()
+    }
+
+    /// Evaluates every group on its schedule until `stop` is set.
+    pub async fn run(self: Arc<Self>, stop: tokio::sync::watch::Receiver<bool>) {
+        let count = self.groups.read().map(|g| g.len()).unwrap_or(0);
+        let mut tasks = Vec::new();
+        for i in 0..count {
+            let me = self.clone();
+            let stop = stop.clone();
+            tasks.push(tokio::spawn(async move { me.run_group(i, stop).await }));
+        }
+        let notifier = self.notifier.clone();
+        let mut notifier_stop = stop.clone();
+        let notifier_task = tokio::spawn(notifier.run(async move {
+            let _ = notifier_stop.wait_for(|s| *s).await;
+        }));
+        for t in tasks {
+            let _ = t.await;
+        }
+        let _ = notifier_task.await;
+    }
+
+    async fn run_group(&self, index: usize, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let Some(mut group) = self.groups.read().ok().and_then(|g| g.get(index).cloned()) else {
+            return;
+        };
+        let hash = group_hash(&group.name, &group.file);
+        let interval = group.interval.max(1);
+        let mut last = i64::MIN;
+        let mut first = true;
+        loop {
+            let now = self.clock.now_ms();
+            let mut ts = eval_timestamp(hash, interval, now);
+            if ts <= last || first {
+                // The first evaluation waits for the group's next slot, as in Prometheus.
+                ts += interval;
+            }
+            let wait = u64::try_from(ts - now).unwrap_or(0);
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            self.eval_once(&mut group, ts, first).await;
+            first = false;
+            last = ts;
+            if let Ok(mut shared) = self.groups.write()
+                && let Some(slot) = shared.get_mut(index)
+            {
+                *slot = group.clone();
+            }
+        }
+    }
+
+    /// One evaluation of `group` at `ts`: rules, then (the first time) the restore, then
+    /// notifications.
+    pub async fn eval_once(&self, group: &mut GroupState, ts: i64, first: bool) {
+        let backend = StoreBackend {
+            store: self.store.clone(),
+            writer: self.writer.clone(),
+            options: self.options.engine.clone(),
+            outputs: Mutex::default(),
+        };
+        let expander = TemplateExpander {
+            backend: &backend,
+            external_labels: &self.external_labels,
+            external_url: &self.options.external_url,
+        };
+        group.eval(ts, &backend, &expander).await;
+        if first {
+            self.restore(group, ts).await;
+        }
+        let mut alerts = Vec::new();
+        for r in &mut group.rules {
+            if let Rule::Alerting(a) = &mut r.rule {
+                let url = format!(
+                    "{}/graph?g0.expr={}&g0.tab=1",
+                    self.options.external_url.trim_end_matches('/'),
+                    query_escape(&a.expr)
+                );
+                alerts.extend(a.to_send(ts, self.options.resend_delay_ms, group.interval, &url));
+            }
+        }
+        self.notifier.send(alerts);
+    }
+
+    /// Prometheus' `RestoreForState`: the newest `ALERTS_FOR_STATE` sample of each alert
+    /// within the outage tolerance gives back its activation time.
+    async fn restore(&self, group: &mut GroupState, ts: i64) {
+        let snapshot = match Manifest::new(self.store.clone(), "rules-restore")
+            .snapshot()
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(group = %group.name, error = %e, "cannot restore alert state");
+                return;
+            }
+        };
+        for r in &mut group.rules {
+            let Rule::Alerting(rule) = &mut r.rule else {
+                continue;
+            };
+            if rule.hold < FOR_GRACE_PERIOD_MS {
+                rule.restored = true;
+                continue;
+            }
+            let matchers = [
+                Matcher::new(
+                    MatchOp::Equal,
+                    strata_storage::METRIC_NAME,
+                    ALERTS_FOR_STATE_METRIC,
+                ),
+                Matcher::new(MatchOp::Equal, ALERT_NAME_LABEL, rule.name.as_str()),
+            ];
+            let Ok(matchers) = matchers.into_iter().collect::<Result<Vec<_>, _>>() else {
+                rule.restored = true;
+                continue;
+            };
+            let selection = Selection {
+                matchers,
+                start: ts - OUTAGE_TOLERANCE_MS,
+                end: ts,
+                max_samples: self.options.engine.max_samples,
+                read: ReadOptions {
+                    now_ms: self.clock.now_ms(),
+                    replica_labels: Vec::new(),
+                },
+                instant: None,
+            };
+            let found = strata_query::select_series(&self.store, &snapshot, &selection)
+                .await
+                .unwrap_or_default();
+            let last: BTreeMap<LabelMap, (i64, f64)> = found
+                .into_iter()
+                .filter_map(|s| {
+                    let (&t, &v) = (s.timestamps.last()?, s.values.last()?);
+                    let labels: LabelMap = s
+                        .labels
+                        .iter()
+                        .filter(|l| l.name != strata_storage::METRIC_NAME)
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .collect();
+                    Some((labels, (t, v)))
+                })
+                .collect();
+            rule.restore(ts, FOR_GRACE_PERIOD_MS, &|labels| last.get(labels).copied());
+        }
+    }
+}
+
+/// Queries over the store plus this evaluation's outputs; outputs go to the write buffer.
+struct StoreBackend {
+    store: Store,
+    writer: Arc<WriteBuffer>,
+    options: EngineOptions,
+    outputs: Mutex<Vec<SelectedSeries>>,
+}
+
+#[async_trait]
+impl RuleBackend for StoreBackend {
+    async fn query(&self, expr: &str, t: i64) -> Result<Vec<ResultSample>, String> {
+        let snapshot = Manifest::new(self.store.clone(), "rules")
+            .snapshot()
+            .await
+            .map_err(|e| e.to_string())?;
+        let overlay = self.outputs.lock().map(|o| o.clone()).unwrap_or_default();
+        let options = EngineOptions {
+            overlay: Overlay(Arc::new(overlay)),
+            ..self.options.clone()
+        };
+        let out = Engine::new(self.store.clone(), options)
+            .instant(snapshot, expr, t)
+            .await
+            .map_err(|e| e.to_string())?;
+        to_samples(out.value)
+    }
+
+    async fn append(&self, samples: Vec<OutputSample>) -> Result<(), String> {
+        let mut batch = SampleBatch::default();
+        let mut overlay = Vec::with_capacity(samples.len());
+        for s in samples {
+            let labels = Labels::from_pairs(s.labels).map_err(|e| e.to_string())?;
+            batch.push(SeriesKey::from_labels(&labels), s.t, s.value);
+            overlay.push(SelectedSeries {
+                labels,
+                timestamps: vec![s.t],
+                values: vec![s.value],
+                start_timestamps: Vec::new(),
+            });
+        }
+        self.writer
+            .append_samples(&batch)
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut o) = self.outputs.lock() {
+            o.extend(overlay);
+            o.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
+        Ok(())
+    }
+}
+
+/// Go's `url.QueryEscape`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
