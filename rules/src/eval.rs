@@ -306,3 +306,105 @@ pub fn to_samples(value: strata_query::QueryValue) -> Result<Vec<ResultSample>, 
         _ => Err("rule result is not a vector or scalar".to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::rulefmt::RuleGroups;
+
+    /// Answers `vector(N)` with N, fails anything else; records what is appended.
+    #[derive(Default)]
+    struct Fake {
+        appended: Mutex<Vec<OutputSample>>,
+    }
+
+    #[async_trait]
+    impl RuleBackend for Fake {
+        async fn query(&self, expr: &str, _t: i64) -> Result<Vec<ResultSample>, String> {
+            if expr == "empty" {
+                return Ok(Vec::new());
+            }
+            let n = expr
+                .strip_prefix("vector(")
+                .and_then(|r| r.strip_suffix(')'))
+                .and_then(|n| n.parse::<f64>().ok())
+                .ok_or_else(|| format!("cannot evaluate {expr}"))?;
+            Ok(vec![ResultSample {
+                labels: LabelMap::new(),
+                value: n,
+            }])
+        }
+
+        async fn append(&self, samples: Vec<OutputSample>) -> Result<(), String> {
+            self.appended.lock().unwrap().extend(samples);
+            Ok(())
+        }
+    }
+
+    struct Plain;
+
+    impl Expander for Plain {
+        fn expand(&self, _: &str, text: &str, _: &LabelMap, _: f64, _: i64) -> String {
+            text.to_string()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_rule_leaves_the_others_running_and_stale_markers_follow() {
+        let file = RuleGroups::parse(
+            "groups:\n  - name: g\n    labels: {team: a}\n    rules:\n      - record: one\n        expr: vector(1)\n      - record: broken\n        expr: up\n      - alert: Two\n        expr: vector(2)\n        labels: {team: b}\n",
+        )
+        .unwrap();
+        let mut g = GroupState::new(&file.groups[0], "f.yml", 60_000, 5_000);
+        let backend = Fake::default();
+        g.eval(60_000, &backend, &Plain).await;
+        assert_eq!(g.rules[0].health(), "ok");
+        assert_eq!(g.rules[1].health(), "err");
+        assert_eq!(g.rules[1].last_error.as_deref(), Some("cannot evaluate up"));
+        assert_eq!(g.rules[2].health(), "ok");
+        let appended = backend.appended.lock().unwrap().clone();
+        let one = &appended[0];
+        assert_eq!(one.labels["__name__"], "one");
+        assert_eq!(one.labels["team"], "a", "group labels");
+        assert_eq!(one.t, 55_000, "written at the query time");
+        let alerts: Vec<&OutputSample> = appended
+            .iter()
+            .filter(|s| s.labels["__name__"] == "ALERTS")
+            .collect();
+        assert_eq!(
+            alerts[0].labels["team"], "b",
+            "the rule's label wins over the group's"
+        );
+        // A failing evaluation writes no stale markers (Prometheus keeps the series)…
+        if let Rule::Recording(r) = &mut g.rules[0].rule {
+            r.expr = "missing".into();
+        }
+        backend.appended.lock().unwrap().clear();
+        g.eval(120_000, &backend, &Plain).await;
+        assert_eq!(g.rules[0].health(), "err");
+        assert!(
+            backend
+                .appended
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|s| s.labels["__name__"] != "one"),
+            "no stale marker after a failure"
+        );
+        // …a successful one without the series ends it with a stale marker.
+        if let Rule::Recording(r) = &mut g.rules[0].rule {
+            r.expr = "empty".into();
+        }
+        g.eval(180_000, &backend, &Plain).await;
+        let appended = backend.appended.lock().unwrap().clone();
+        let stale: Vec<&OutputSample> = appended
+            .iter()
+            .filter(|s| s.labels["__name__"] == "one")
+            .collect();
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].value.to_bits(), strata_storage::STALE_NAN_BITS);
+        assert_eq!(stale[0].t, 175_000);
+    }
+}

@@ -43,6 +43,10 @@ pub struct EvaluatorOptions {
     pub shard: (u64, u64),
     /// The URL alerts link back to (`generatorURL`, `$externalURL`).
     pub external_url: String,
+    /// Rules with a shorter `for` are not restored (`--rules.alert.for-grace-period`, 10m).
+    pub for_grace_period_ms: i64,
+    /// How far back a restore looks (`--rules.alert.for-outage-tolerance`, 1h).
+    pub outage_tolerance_ms: i64,
 }
 
 impl Default for EvaluatorOptions {
@@ -52,6 +56,8 @@ impl Default for EvaluatorOptions {
             resend_delay_ms: 60_000,
             shard: (0, 1),
             external_url: String::new(),
+            for_grace_period_ms: FOR_GRACE_PERIOD_MS,
+            outage_tolerance_ms: OUTAGE_TOLERANCE_MS,
         }
     }
 }
@@ -222,7 +228,8 @@ impl Evaluator {
             let Rule::Alerting(rule) = &mut r.rule else {
                 continue;
             };
-            if rule.hold < FOR_GRACE_PERIOD_MS {
+            let grace = self.options.for_grace_period_ms;
+            if rule.hold < grace {
                 rule.restored = true;
                 continue;
             }
@@ -240,7 +247,7 @@ impl Evaluator {
             };
             let selection = Selection {
                 matchers,
-                start: ts - OUTAGE_TOLERANCE_MS,
+                start: ts - self.options.outage_tolerance_ms,
                 end: ts,
                 max_samples: self.options.engine.max_samples,
                 read: ReadOptions {
@@ -265,7 +272,7 @@ impl Evaluator {
                     Some((labels, (t, v)))
                 })
                 .collect();
-            rule.restore(ts, FOR_GRACE_PERIOD_MS, &|labels| last.get(labels).copied());
+            rule.restore(ts, grace, &|labels| last.get(labels).copied());
         }
     }
 }

@@ -50,6 +50,13 @@ pub(crate) struct RunArgs {
     /// Minimum time between two sends of a still-firing alert.
     #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration)]
     resend_delay: Duration,
+    /// Alerts whose `for` is shorter are not restored after a restart; an alert with less
+    /// than this left before firing gets this long.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = parse_duration)]
+    for_grace_period: Duration,
+    /// How long an evaluator may have been down for alert state to be restored.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = parse_duration)]
+    for_outage_tolerance: Duration,
 }
 
 /// A started evaluator and its task.
@@ -97,6 +104,8 @@ async fn run_evaluator(store_url: &str, args: RunArgs) -> CliResult {
         resend_delay_ms: args.resend_delay.as_millis() as i64,
         shard: (args.shard, args.shards),
         external_url: args.external_url,
+        for_grace_period_ms: args.for_grace_period.as_millis() as i64,
+        outage_tolerance_ms: args.for_outage_tolerance.as_millis() as i64,
     };
     if args.shard >= args.shards.max(1) {
         return Err(format!(

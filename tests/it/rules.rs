@@ -321,3 +321,96 @@ async fn alerts_reach_the_real_alertmanager_firing_then_resolved() {
         "{body}"
     );
 }
+
+/// `ALERTS_FOR_STATE{alertname="Pending"}` values in the store, oldest first.
+fn for_state_values(store: &str) -> Vec<f64> {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args([
+            "--store",
+            store,
+            "query",
+            "ALERTS_FOR_STATE{alertname=\"Pending\"}[1m]",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .filter_map(|w| w.split('@').next()?.trim().parse::<f64>().ok())
+        .filter(|v| *v > 1e9)
+        .collect()
+}
+
+/// An evaluator killed while an alert is pending resumes its `for` where it stopped: the
+/// restarted process restores the activation time from `ALERTS_FOR_STATE` (shifted by the
+/// downtime, as Prometheus) instead of starting `for` again.
+#[test]
+fn a_restarted_evaluator_keeps_the_pending_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: restart\n    rules:\n      - alert: Pending\n        expr: vector(1)\n        for: 1m\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store").display().to_string();
+    let config = dir.path().join("prometheus.yml").display().to_string();
+    let evaluator = || {
+        Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args([
+                "--store",
+                &store,
+                "rules",
+                "--config",
+                &config,
+                "--flush-interval",
+                "500ms",
+                "--rules.alert.for-grace-period",
+                "2s",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = evaluator();
+    // Pending for a few evaluations, its state flushed; then killed without a goodbye.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while for_state_values(&store).len() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before = for_state_values(&store);
+    assert!(before.len() >= 3, "{before:?}");
+    let active_at = before[0];
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let restarted_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut second = evaluator();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut after = Vec::new();
+    while std::time::Instant::now() < deadline {
+        after = for_state_values(&store);
+        if after.len() > before.len() + 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let restored = *after.last().unwrap();
+    assert!(
+        restored < restarted_at - 1.0,
+        "activation {restored} restarted with the process at {restarted_at} (first activation {active_at})"
+    );
+    assert!(
+        restored >= active_at && restored <= active_at + 5.0,
+        "activation {active_at} restored as {restored}: shifted by the downtime only"
+    );
+}
