@@ -140,12 +140,17 @@ impl ApiState {
         let _ = self.rules.set(groups);
     }
 
-    /// A copy of the evaluated groups' state (none without an evaluator).
-    pub(crate) fn rule_groups(&self) -> Vec<strata_rules::eval::GroupState> {
-        self.rules
-            .get()
-            .and_then(|g| g.read().ok().map(|g| g.clone()))
-            .unwrap_or_default()
+    /// The rule groups' state: this process's evaluator's, or else what the evaluators wrote
+    /// to the bucket (`rules/state/`), so that a query tier answers too.
+    pub(crate) async fn rule_groups(
+        &self,
+    ) -> Result<Vec<strata_rules::eval::GroupState>, ApiError> {
+        if let Some(groups) = self.rules.get() {
+            return Ok(groups.read().map(|g| g.clone()).unwrap_or_default());
+        }
+        strata_rules::state::read(&self.store)
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot read the rule state: {e}")))
     }
 
     /// Attaches the scrape manager (once).

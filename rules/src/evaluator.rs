@@ -47,6 +47,8 @@ pub struct EvaluatorOptions {
     pub for_grace_period_ms: i64,
     /// How far back a restore looks (`--rules.alert.for-outage-tolerance`, 1h).
     pub outage_tolerance_ms: i64,
+    /// How often the groups' state is written to the bucket for the API of any process.
+    pub state_interval: std::time::Duration,
 }
 
 impl Default for EvaluatorOptions {
@@ -58,6 +60,7 @@ impl Default for EvaluatorOptions {
             external_url: String::new(),
             for_grace_period_ms: FOR_GRACE_PERIOD_MS,
             outage_tolerance_ms: OUTAGE_TOLERANCE_MS,
+            state_interval: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -142,10 +145,37 @@ impl Evaluator {
         let notifier_task = tokio::spawn(notifier.run(async move {
             let _ = notifier_stop.wait_for(|s| *s).await;
         }));
+        let me = self.clone();
+        let mut state_stop = stop.clone();
+        let state_task = tokio::spawn(async move {
+            loop {
+                let stopping = tokio::select! {
+                    _ = tokio::time::sleep(me.options.state_interval) => false,
+                    _ = state_stop.wait_for(|s| *s) => true,
+                };
+                if stopping {
+                    break;
+                }
+                me.write_state().await;
+            }
+        });
         for t in tasks {
             let _ = t.await;
         }
+        let _ = state_task.await;
+        // The last state, as the evaluator stops.
+        self.write_state().await;
         let _ = notifier_task.await;
+    }
+
+    /// Writes the groups' state object (`rules/state/<shards>-<shard>.json`).
+    async fn write_state(&self) {
+        let groups = self.groups.read().map(|g| g.clone()).unwrap_or_default();
+        let (shard, shards) = (self.options.shard.0, self.options.shard.1.max(1));
+        let file = crate::state::StateFile::new(&groups, shard, shards, self.clock.now_ms());
+        if let Err(e) = crate::state::write(&self.store, &file).await {
+            tracing::warn!(error = %e, "cannot write the rule state");
+        }
     }
 
     async fn run_group(&self, index: usize, mut stop: tokio::sync::watch::Receiver<bool>) {

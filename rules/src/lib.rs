@@ -16,5 +16,6 @@ pub mod evaluator;
 pub mod group;
 pub mod notifier;
 pub mod rulefmt;
+pub mod state;
 pub mod template;
 pub mod unittest;

@@ -106,6 +106,7 @@ async fn run_evaluator(store_url: &str, args: RunArgs) -> CliResult {
         external_url: args.external_url,
         for_grace_period_ms: args.for_grace_period.as_millis() as i64,
         outage_tolerance_ms: args.for_outage_tolerance.as_millis() as i64,
+        ..Default::default()
     };
     if args.shard >= args.shards.max(1) {
         return Err(format!(

@@ -342,9 +342,10 @@ fn for_state_values(store: &str) -> Vec<f64> {
 
 /// An evaluator killed while an alert is pending resumes its `for` where it stopped: the
 /// restarted process restores the activation time from `ALERTS_FOR_STATE` (shifted by the
-/// downtime, as Prometheus) instead of starting `for` again.
-#[test]
-fn a_restarted_evaluator_keeps_the_pending_time() {
+/// downtime, as Prometheus) instead of starting `for` again. A query tier of the same store
+/// then serves the evaluator's rules and alerts from the state it left in the bucket.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_evaluator_keeps_the_pending_time() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("rules.yml"),
@@ -402,8 +403,12 @@ fn a_restarted_evaluator_keeps_the_pending_time() {
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
-    second.kill().unwrap();
-    second.wait().unwrap();
+    // Stopped gracefully this time: it writes its state, which any API process serves.
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(second.wait().unwrap().success());
     let restored = *after.last().unwrap();
     assert!(
         restored < restarted_at - 1.0,
@@ -413,4 +418,20 @@ fn a_restarted_evaluator_keeps_the_pending_time() {
         restored >= active_at && restored <= active_at + 5.0,
         "activation {active_at} restored as {restored}: shifted by the downtime only"
     );
+    let server = crate::api::start_strata(&store, &["query-server", "--listen", "127.0.0.1:0"]);
+    let get = |path: &str| {
+        let url = format!("{}{path}", server.url);
+        async move {
+            let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        }
+    };
+    let rules = get("/api/v1/rules").await;
+    let group = &rules["data"]["groups"][0];
+    assert_eq!(group["name"], "restart", "{rules}");
+    assert_eq!(group["rules"][0]["state"], "pending", "{rules}");
+    let alerts = get("/api/v1/alerts").await;
+    let alert = &alerts["data"]["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "Pending", "{alerts}");
+    assert_eq!(alert["state"], "pending");
 }

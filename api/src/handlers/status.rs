@@ -82,7 +82,8 @@ pub(crate) async fn exemplars() -> Response {
 }
 
 /// `/api/v1/rules` with Prometheus' filters (`type`, `rule_name[]`, `rule_group[]`,
-/// `file[]`, `exclude_alerts`): the groups this process evaluates (none in a query tier).
+/// `file[]`, `exclude_alerts`): the groups this process evaluates, or in a query tier those
+/// the evaluators wrote to the bucket.
 pub(crate) async fn rules(
     State(state): State<Arc<ApiState>>,
     p: crate::params::Params,
@@ -108,14 +109,14 @@ pub(crate) async fn rules(
         files: owned("file[]"),
         exclude_alerts,
     };
-    let data = strata_rules::api::rules_json(&state.rule_groups(), &filter);
+    let data = strata_rules::api::rules_json(&state.rule_groups().await?, &filter);
     Ok(json::success(&data.to_string(), None))
 }
 
-/// `/api/v1/alerts`: the pending and firing alerts of the rules this process evaluates.
-pub(crate) async fn alerts(State(state): State<Arc<ApiState>>) -> Response {
-    let data = strata_rules::api::alerts_json(&state.rule_groups());
-    json::success(&data.to_string(), None)
+/// `/api/v1/alerts`: the pending and firing alerts of the evaluated rules.
+pub(crate) async fn alerts(State(state): State<Arc<ApiState>>) -> Result<Response, ApiError> {
+    let data = strata_rules::api::alerts_json(&state.rule_groups().await?);
+    Ok(json::success(&data.to_string(), None))
 }
 
 /// `/metrics`: Strata's own metrics.
