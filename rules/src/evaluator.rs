@@ -21,7 +21,7 @@ use strata_query::{
     Engine, EngineOptions, MatchOp, Matcher, Overlay, ReadOptions, SelectedSeries, Selection,
 };
 use strata_storage::clock::SharedClock;
-use strata_storage::{Labels, Manifest, Store};
+use strata_storage::{Labels, Manifest, Snapshot, Store};
 
 use crate::alerting::{
     ALERT_NAME_LABEL, ALERTS_FOR_STATE_METRIC, FOR_GRACE_PERIOD_MS, LabelMap, OUTAGE_TOLERANCE_MS,
@@ -72,6 +72,8 @@ pub type SharedGroups = Arc<RwLock<Vec<GroupState>>>;
 #[derive(Debug)]
 pub struct Evaluator {
     store: Store,
+    /// The store's manifest, its snapshot kept in memory and caught up per evaluation.
+    manifest: Manifest,
     writer: Arc<WriteBuffer>,
     notifier: Arc<Notifier>,
     options: EvaluatorOptions,
@@ -111,6 +113,7 @@ impl Evaluator {
         }
         let clock = options.engine.clock.clone();
         Ok(Self {
+            manifest: Manifest::new(store.clone(), "rules"),
             store,
             writer,
             notifier: Notifier::new(config)?,
@@ -212,7 +215,20 @@ impl Evaluator {
     /// One evaluation of `group` at `ts`: rules, then (the first time) the restore, then
     /// notifications.
     pub async fn eval_once(&self, group: &mut GroupState, ts: i64, first: bool) {
+        // One snapshot per evaluation: the rules see the store as of its start, plus the
+        // outputs of the rules before them.
+        let snapshot = match self.manifest.snapshot().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(group = %group.name, error = %e, "cannot read the manifest: evaluation skipped");
+                for r in &mut group.rules {
+                    r.last_error = Some(format!("cannot read the manifest: {e}"));
+                }
+                return;
+            }
+        };
         let backend = StoreBackend {
+            snapshot: snapshot.clone(),
             store: self.store.clone(),
             writer: self.writer.clone(),
             options: self.options.engine.clone(),
@@ -225,7 +241,7 @@ impl Evaluator {
         };
         group.eval(ts, &backend, &expander).await;
         if first {
-            self.restore(group, ts).await;
+            self.restore(group, ts, &snapshot).await;
         }
         let mut alerts = Vec::new();
         for r in &mut group.rules {
@@ -243,17 +259,7 @@ impl Evaluator {
 
     /// Prometheus' `RestoreForState`: the newest `ALERTS_FOR_STATE` sample of each alert
     /// within the outage tolerance gives back its activation time.
-    async fn restore(&self, group: &mut GroupState, ts: i64) {
-        let snapshot = match Manifest::new(self.store.clone(), "rules-restore")
-            .snapshot()
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(group = %group.name, error = %e, "cannot restore alert state");
-                return;
-            }
-        };
+    async fn restore(&self, group: &mut GroupState, ts: i64, snapshot: &Snapshot) {
         for r in &mut group.rules {
             let Rule::Alerting(rule) = &mut r.rule else {
                 continue;
@@ -286,7 +292,7 @@ impl Evaluator {
                 },
                 instant: None,
             };
-            let found = strata_query::select_series(&self.store, &snapshot, &selection)
+            let found = strata_query::select_series(&self.store, snapshot, &selection)
                 .await
                 .unwrap_or_default();
             let last: BTreeMap<LabelMap, (i64, f64)> = found
@@ -309,6 +315,7 @@ impl Evaluator {
 
 /// Queries over the store plus this evaluation's outputs; outputs go to the write buffer.
 struct StoreBackend {
+    snapshot: Arc<Snapshot>,
     store: Store,
     writer: Arc<WriteBuffer>,
     options: EngineOptions,
@@ -318,10 +325,7 @@ struct StoreBackend {
 #[async_trait]
 impl RuleBackend for StoreBackend {
     async fn query(&self, expr: &str, t: i64) -> Result<Vec<ResultSample>, String> {
-        let snapshot = Manifest::new(self.store.clone(), "rules")
-            .snapshot()
-            .await
-            .map_err(|e| e.to_string())?;
+        let snapshot = self.snapshot.clone();
         let overlay = self.outputs.lock().map(|o| o.clone()).unwrap_or_default();
         let options = EngineOptions {
             overlay: Overlay(Arc::new(overlay)),
