@@ -3,9 +3,10 @@
 //!
 //! Loading is strict like Prometheus': an unknown field, a bad duration, an invalid regex or
 //! an inconsistent setting refuses the whole file, and the error names the field
-//! (`scrape_configs[2].relabel_configs[0].action: …`). Top-level sections that only matter to
-//! a Prometheus server (`rule_files`, `alerting`, `remote_write`, …) are accepted and ignored
-//! with a warning, so an existing `prometheus.yml` loads unchanged. Service discoveries Strata
+//! (`scrape_configs[2].relabel_configs[0].action: …`). `rule_files` and `alerting` are left to
+//! the rule evaluator (`strata-rules`); sections only a Prometheus server has (`remote_write`,
+//! `storage`, …) are accepted and ignored with a warning, so an existing `prometheus.yml` loads
+//! unchanged. Service discoveries Strata
 //! does not have are refused by name rather than silently scraping nothing.
 
 use std::collections::BTreeMap;
@@ -152,10 +153,11 @@ pub struct Config {
     pub scrape_configs: Vec<ScrapeConfig>,
     #[serde(default)]
     scrape_config_files: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    rule_files: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    alerting: Option<serde_yaml_ng::Value>,
+    /// Read by the rule evaluator (`strata-rules`), accepted here.
+    #[serde(default, rename = "rule_files")]
+    _rule_files: Option<serde_yaml_ng::Value>,
+    #[serde(default, rename = "alerting")]
+    _alerting: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     remote_write: Option<serde_yaml_ng::Value>,
     #[serde(default)]
@@ -692,12 +694,11 @@ impl Config {
         Ok(())
     }
 
-    /// Top-level sections present in the file that a scrape worker ignores.
+    /// Top-level sections present in the file that no Strata process reads (`rule_files` and
+    /// `alerting` are the rule evaluator's: `strata serve --config`, `strata rules --config`).
     pub fn ignored_sections(&self) -> Vec<&'static str> {
         [
             ("scrape_config_files", self.scrape_config_files.is_some()),
-            ("rule_files", self.rule_files.is_some()),
-            ("alerting", self.alerting.is_some()),
             ("remote_write", self.remote_write.is_some()),
             ("remote_read", self.remote_read.is_some()),
             ("storage", self.storage.is_some()),

@@ -176,7 +176,7 @@ impl ScrapeManager {
         for section in config.ignored_sections() {
             tracing::warn!(
                 section,
-                "configuration section ignored by the scrape worker"
+                "configuration section ignored (Strata does not use it)"
             );
         }
         let external = external_labels(&config.global);
