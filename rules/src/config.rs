@@ -1,15 +1,15 @@
 //! The rule-related parts of a Prometheus configuration file, read as Prometheus reads them:
 //! `global.evaluation_interval`, `global.rule_query_offset`, `global.external_labels`,
 //! `rule_files` (globs, relative to the file), and `alerting` (`alertmanagers` with
-//! `static_configs`, `scheme`, `path_prefix`, `timeout`, `api_version`, basic auth and bearer
-//! tokens; `alert_relabel_configs`). Other sections (`scrape_configs`, …) are the scrape
+//! `static_configs`, `file_sd_configs`, `http_sd_configs`, `scheme`, `path_prefix`, `timeout`,
+//! `api_version` and the HTTP client settings; `alert_relabel_configs`). Other sections (`scrape_configs`, …) are the scrape
 //! workers' and are ignored here. Invalid fields are refused with the field named.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use strata_ingest::scrape::config::HttpClientConfig;
+use strata_ingest::scrape::config::{FileSdConfig, HttpClientConfig, HttpSdConfig};
 use strata_ingest::scrape::relabel::RelabelConfig;
 
 use crate::rulefmt::{Duration, RuleGroups, expand_rule_files};
@@ -58,6 +58,12 @@ pub struct Alerting {
 pub struct AlertmanagerConfig {
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
+    /// Alertmanagers listed in files (re-read when they change), as scrape targets are.
+    #[serde(default)]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    /// Alertmanagers listed by an HTTP endpoint, polled every `refresh_interval`.
+    #[serde(default)]
+    pub http_sd_configs: Vec<HttpSdConfig>,
     #[serde(default = "default_scheme")]
     pub scheme: String,
     #[serde(default)]
@@ -135,11 +141,24 @@ impl RulesConfig {
         Ok(config)
     }
 
-    /// Reads a configuration file.
+    /// Reads a configuration file; relative `file_sd_configs` paths are the file's
+    /// directory's, as in Prometheus.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("reading {}: {e}", path.display())))?;
-        Self::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+        let mut config =
+            Self::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for am in &mut config.alerting.alertmanagers {
+            for sd in &mut am.file_sd_configs {
+                for f in &mut sd.files {
+                    if Path::new(f.as_str()).is_relative() {
+                        *f = base.join(f.as_str()).display().to_string();
+                    }
+                }
+            }
+        }
+        Ok(config)
     }
 
     /// The group interval default, ms.
@@ -175,12 +194,17 @@ impl RulesConfig {
 impl AlertmanagerConfig {
     /// The entry's URLs: `scheme://target/path_prefix/api/v2/alerts` per static target.
     pub fn urls(&self) -> Vec<String> {
-        let prefix = self.path_prefix.trim_end_matches('/');
         self.static_configs
             .iter()
             .flat_map(|sc| sc.targets.iter())
-            .map(|target| format!("{}://{target}{prefix}/api/v2/alerts", self.scheme))
+            .map(|target| self.url(target))
             .collect()
+    }
+
+    /// The alerts URL of one Alertmanager address (`host:port`).
+    pub fn url(&self, address: &str) -> String {
+        let prefix = self.path_prefix.trim_end_matches('/');
+        format!("{}://{address}{prefix}/api/v2/alerts", self.scheme)
     }
 }
 

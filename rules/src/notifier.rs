@@ -10,12 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use strata_ingest::scrape::discovery::{self, Provider};
 use strata_ingest::scrape::http::HttpClient;
 use strata_ingest::scrape::relabel::{RelabelConfig, relabel};
 use strata_storage::Label;
 
 use crate::alerting::Notification;
-use crate::config::{ConfigError, RulesConfig};
+use crate::config::{AlertmanagerConfig, ConfigError, RulesConfig};
 
 /// Alerts queued at most (Prometheus' `--alertmanager.notification-queue-capacity`).
 pub const QUEUE_CAPACITY: usize = 10_000;
@@ -30,10 +31,19 @@ struct Target {
     client: Arc<HttpClient>,
 }
 
+/// One `alertmanagers` entry: its client, and its static and discovered addresses.
+#[derive(Debug)]
+struct Entry {
+    config: AlertmanagerConfig,
+    client: Arc<HttpClient>,
+    /// File and HTTP discovery, running; their latest groups are read at each send.
+    providers: Vec<Provider>,
+}
+
 /// The notifier of one evaluator.
 #[derive(Debug)]
 pub struct Notifier {
-    targets: Vec<Target>,
+    entries: Vec<Entry>,
     external_labels: BTreeMap<String, String>,
     relabel: Vec<RelabelConfig>,
     queue: Mutex<VecDeque<Notification>>,
@@ -46,20 +56,27 @@ pub struct Notifier {
 impl Notifier {
     /// A notifier for the configuration's Alertmanagers (none: alerts are dropped, counted).
     pub fn new(config: &RulesConfig) -> Result<Arc<Self>, ConfigError> {
-        let mut targets = Vec::new();
+        let mut entries = Vec::new();
         for am in &config.alerting.alertmanagers {
             // One client per `alertmanagers` entry: its auth and TLS settings.
             let client = Arc::new(HttpClient::new(&am.http, false).map_err(ConfigError)?);
-            for url in am.urls() {
-                targets.push(Target {
-                    url,
-                    timeout: Duration::from_millis(u64::try_from(am.timeout.0).unwrap_or(10_000)),
-                    client: client.clone(),
-                });
+            let changed = Arc::new(tokio::sync::Notify::new());
+            let mut providers = Vec::new();
+            for sd in &am.file_sd_configs {
+                providers.push(discovery::file_provider(sd, changed.clone()));
             }
+            for sd in &am.http_sd_configs {
+                let sd_client = HttpClient::new(&sd.http, false).map_err(ConfigError)?;
+                providers.push(discovery::http_provider(sd, sd_client, changed.clone()));
+            }
+            entries.push(Entry {
+                config: am.clone(),
+                client,
+                providers,
+            });
         }
         Ok(Arc::new(Self {
-            targets,
+            entries,
             external_labels: config.global.external_labels.clone(),
             relabel: config.alerting.alert_relabel_configs.clone(),
             queue: Mutex::new(VecDeque::new()),
@@ -143,13 +160,14 @@ impl Notifier {
             if batch.is_empty() {
                 return;
             }
-            if self.targets.is_empty() {
+            let targets = self.targets();
+            if targets.is_empty() {
                 self.dropped
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 continue;
             }
             let body = payload(&batch);
-            let posts = self.targets.iter().map(|t| self.post(t, body.clone()));
+            let posts = targets.iter().map(|t| self.post(t, body.clone()));
             let results = futures::future::join_all(posts).await;
             for ok in results {
                 if ok {
@@ -159,6 +177,33 @@ impl Notifier {
                 }
             }
         }
+    }
+
+    /// Every Alertmanager now: static targets and the latest discovered ones.
+    fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        for e in &self.entries {
+            let timeout =
+                Duration::from_millis(u64::try_from(e.config.timeout.0).unwrap_or(10_000));
+            let mut urls = e.config.urls();
+            for p in &e.providers {
+                for group in p.groups.borrow().iter() {
+                    for t in &group.targets {
+                        if let Some(address) = t.get(discovery::ADDRESS_LABEL) {
+                            urls.push(e.config.url(address));
+                        }
+                    }
+                }
+            }
+            urls.sort();
+            urls.dedup();
+            out.extend(urls.into_iter().map(|url| Target {
+                url,
+                timeout,
+                client: e.client.clone(),
+            }));
+        }
+        out
     }
 
     async fn post(&self, target: &Target, body: String) -> bool {
@@ -215,7 +260,7 @@ impl Notifier {
         ));
         out.push_str(&format!(
             "# HELP strata_notifications_alertmanagers Alertmanagers alerts are sent to.\n# TYPE strata_notifications_alertmanagers gauge\nstrata_notifications_alertmanagers {}\n",
-            self.targets.len()
+            self.targets().len()
         ));
         out
     }

@@ -194,7 +194,8 @@ fn free_port() -> u16 {
 }
 
 /// `strata serve --config` evaluates the configuration's rules and notifies the real
-/// Alertmanager (Debian's 0.25): its webhook receiver gets the alert firing, then resolved.
+/// Alertmanager (Debian's 0.25, found through `file_sd_configs`): its webhook receiver gets the
+/// alert firing, then resolved.
 #[tokio::test(flavor = "multi_thread")]
 async fn alerts_reach_the_real_alertmanager_firing_then_resolved() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,8 +239,14 @@ async fn alerts_reach_the_real_alertmanager_firing_then_resolved() {
     std::fs::write(
         dir.path().join("prometheus.yml"),
         format!(
-            "global:\n  evaluation_interval: 1s\n  external_labels: {{cluster: test}}\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\n"
+            "global:\n  evaluation_interval: 1s\n  external_labels: {{cluster: test}}\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - file_sd_configs: [{{files: [alertmanagers.yml]}}]\n"
         ),
+    )
+    .unwrap();
+    // The Alertmanager is discovered from a file next to the configuration.
+    std::fs::write(
+        dir.path().join("alertmanagers.yml"),
+        format!("- targets: ['127.0.0.1:{am_port}']\n"),
     )
     .unwrap();
     let store = dir.path().join("store").display().to_string();
