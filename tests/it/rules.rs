@@ -238,9 +238,7 @@ async fn alerts_reach_the_real_alertmanager_firing_then_resolved() {
     .unwrap();
     std::fs::write(
         dir.path().join("prometheus.yml"),
-        format!(
-            "global:\n  evaluation_interval: 1s\n  external_labels: {{cluster: test}}\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - file_sd_configs: [{{files: [alertmanagers.yml]}}]\n"
-        ),
+        "global:\n  evaluation_interval: 1s\n  external_labels: {cluster: test}\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - file_sd_configs: [{files: [alertmanagers.yml]}]\n",
     )
     .unwrap();
     // The Alertmanager is discovered from a file next to the configuration.
