@@ -22,6 +22,8 @@ pub struct RulesFilter {
     pub files: Vec<String>,
     /// `exclude_alerts`: leave out the alerts of alerting rules.
     pub exclude_alerts: bool,
+    /// `match[]`: only rules whose configured labels satisfy one of these selectors.
+    pub matchers: Vec<Vec<strata_query::Matcher>>,
 }
 
 /// `{"groups": […]}`.
@@ -39,8 +41,13 @@ pub fn rules_json(groups: &[GroupState], filter: &RulesFilter) -> Value {
                         Rule::Alerting(a) => ("alert", a.name.as_str()),
                         Rule::Recording(rr) => ("record", rr.name.as_str()),
                     };
+                    let labels = match &r.rule {
+                        Rule::Alerting(a) => &a.labels,
+                        Rule::Recording(rr) => &rr.labels,
+                    };
                     (filter.kind.is_empty() || filter.kind == kind)
                         && wanted(&filter.rule_names, name)
+                        && matches_any(&filter.matchers, labels)
                 })
                 .map(|r| {
                     let common = |mut v: Value| {
@@ -79,7 +86,9 @@ pub fn rules_json(groups: &[GroupState], filter: &RulesFilter) -> Value {
                 })
                 .collect();
             // Filters that leave a group without rules leave the group out, as Prometheus.
-            let filtered = !filter.kind.is_empty() || !filter.rule_names.is_empty();
+            let filtered = !filter.kind.is_empty()
+                || !filter.rule_names.is_empty()
+                || !filter.matchers.is_empty();
             (!(filtered && rules.is_empty())).then(|| {
                 json!({
                     "name": g.name,
@@ -94,6 +103,19 @@ pub fn rules_json(groups: &[GroupState], filter: &RulesFilter) -> Value {
         })
         .collect();
     json!({ "groups": groups })
+}
+
+/// True when `labels` (a rule's configured labels) satisfy one of the matcher sets (or
+/// there are none).
+fn matches_any(sets: &[Vec<strata_query::Matcher>], labels: &crate::alerting::LabelMap) -> bool {
+    if sets.is_empty() {
+        return true;
+    }
+    let Ok(labels) = strata_storage::Labels::from_pairs(labels.clone()) else {
+        return false;
+    };
+    sets.iter()
+        .any(|set| set.iter().all(|m| m.matches_labels(&labels)))
 }
 
 /// `{"alerts": […]}`: every pending or firing alert.
@@ -211,6 +233,13 @@ mod tests {
         };
         let v = rules_json(std::slice::from_ref(&g), &only_records);
         assert_eq!(v["groups"][0]["rules"].as_array().map(Vec::len), Some(1));
+        let by_label = RulesFilter {
+            matchers: vec![strata_query::parse_series_selector(r#"{severity="page"}"#).unwrap()],
+            ..Default::default()
+        };
+        let v = rules_json(std::slice::from_ref(&g), &by_label);
+        assert_eq!(v["groups"][0]["rules"].as_array().map(Vec::len), Some(1));
+        assert_eq!(v["groups"][0]["rules"][0]["name"], "A");
         let none = RulesFilter {
             rule_names: vec!["nope".into()],
             ..Default::default()

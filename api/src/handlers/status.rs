@@ -82,7 +82,7 @@ pub(crate) async fn exemplars() -> Response {
 }
 
 /// `/api/v1/rules` with Prometheus' filters (`type`, `rule_name[]`, `rule_group[]`,
-/// `file[]`, `exclude_alerts`): the groups this process evaluates, or in a query tier those
+/// `file[]`, `match[]`, `exclude_alerts`): the groups this process evaluates, or in a query tier those
 /// the evaluators wrote to the bucket.
 pub(crate) async fn rules(
     State(state): State<Arc<ApiState>>,
@@ -102,12 +102,18 @@ pub(crate) async fn rules(
             .map_err(|_| ApiError::param("exclude_alerts", format!("{v:?} is not a boolean")))?,
     };
     let owned = |name: &str| p.all(name).into_iter().map(String::from).collect();
+    let matchers = p
+        .all("match[]")
+        .into_iter()
+        .map(|s| strata_query::parse_series_selector(s).map_err(|e| ApiError::param("match[]", e)))
+        .collect::<Result<Vec<_>, _>>()?;
     let filter = strata_rules::api::RulesFilter {
         kind,
         rule_names: owned("rule_name[]"),
         rule_groups: owned("rule_group[]"),
         files: owned("file[]"),
         exclude_alerts,
+        matchers,
     };
     let data = strata_rules::api::rules_json(&state.rule_groups().await?, &filter);
     Ok(json::success(&data.to_string(), None))
