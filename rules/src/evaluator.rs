@@ -71,6 +71,9 @@ pub type SharedGroups = Arc<RwLock<Vec<GroupState>>>;
 /// An evaluator of the rule files of one configuration.
 #[derive(Debug)]
 pub struct Evaluator {
+    /// Wakes `run` to restart the groups with `pending`.
+    reloaded: tokio::sync::Notify,
+    pending: Mutex<Option<Vec<GroupState>>>,
     store: Store,
     /// The store's manifest, its snapshot kept in memory and caught up per evaluation.
     manifest: Manifest,
@@ -92,25 +95,7 @@ impl Evaluator {
         base: &Path,
         options: EvaluatorOptions,
     ) -> Result<Self, ConfigError> {
-        let interval = config.evaluation_interval();
-        let offset = config.global.rule_query_offset.map_or(0, |d| d.0);
-        let (index, count) = (options.shard.0, options.shard.1.max(1));
-        let mut groups = Vec::new();
-        for (file, rule_groups) in config.load_rule_files(base)? {
-            let file = file.display().to_string();
-            for g in &rule_groups.groups {
-                if group_hash(&g.name, &file) % count != index {
-                    continue;
-                }
-                let mut state = GroupState::new(g, &file, interval, offset);
-                for r in &mut state.rules {
-                    if let Rule::Alerting(a) = &mut r.rule {
-                        a.restored = false;
-                    }
-                }
-                groups.push(state);
-            }
-        }
+        let groups = load_groups(config, base, options.shard)?;
         let clock = options.engine.clock.clone();
         Ok(Self {
             manifest: Manifest::new(store.clone(), "rules"),
@@ -121,7 +106,27 @@ impl Evaluator {
             external_labels: config.global.external_labels.clone(),
             groups: Arc::new(RwLock::new(groups)),
             clock,
+            reloaded: tokio::sync::Notify::new(),
+            pending: Mutex::new(None),
         })
+    }
+
+    /// Re-reads the rule files of `config` (relative to `base`): unchanged rules keep their
+    /// state (alerts, `for` timers, health), as Prometheus' `Group.CopyState`; the groups
+    /// restart on their schedules. An invalid file refuses the reload, the old rules stay.
+    pub fn reload(&self, config: &RulesConfig, base: &Path) -> Result<(), ConfigError> {
+        let mut groups = load_groups(config, base, self.options.shard)?;
+        let old = self.groups.read().map(|g| g.clone()).unwrap_or_default();
+        for g in &mut groups {
+            if let Some(prev) = old.iter().find(|o| o.file == g.file && o.name == g.name) {
+                copy_state(prev, g);
+            }
+        }
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending = Some(groups);
+        }
+        self.reloaded.notify_one();
+        Ok(())
     }
 
     /// The groups' state, shared with the API.
@@ -134,15 +139,50 @@ impl Evaluator {
         self.notifier.clone()
     }
 
-    /// Evaluates every group on its schedule until `stop` is set.
+    /// Evaluates every group on its schedule until `stop` is set; a [`Self::reload`]
+    /// restarts the groups with the new rules.
     pub async fn run(self: Arc<Self>, stop: tokio::sync::watch::Receiver<bool>) {
-        let count = self.groups.read().map(|g| g.len()).unwrap_or(0);
-        let mut tasks = Vec::new();
-        for i in 0..count {
-            let me = self.clone();
-            let stop = stop.clone();
-            tasks.push(tokio::spawn(async move { me.run_group(i, stop).await }));
-        }
+        let me = self.clone();
+        let mut global = stop.clone();
+        let groups_task = tokio::spawn(async move {
+            loop {
+                let (epoch_tx, epoch_rx) = tokio::sync::watch::channel(false);
+                let count = me.groups.read().map(|g| g.len()).unwrap_or(0);
+                let mut tasks = Vec::new();
+                for i in 0..count {
+                    let me = me.clone();
+                    let (mut a, mut b) = (global.clone(), epoch_rx.clone());
+                    let (either_tx, either_rx) = tokio::sync::watch::channel(false);
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = a.wait_for(|s| *s) => {}
+                            _ = b.wait_for(|s| *s) => {}
+                        }
+                        let _ = either_tx.send(true);
+                    });
+                    tasks.push(tokio::spawn(
+                        async move { me.run_group(i, either_rx).await },
+                    ));
+                }
+                let stopping = tokio::select! {
+                    _ = global.wait_for(|s| *s) => true,
+                    _ = me.reloaded.notified() => false,
+                };
+                let _ = epoch_tx.send(true);
+                for t in tasks {
+                    let _ = t.await;
+                }
+                if stopping {
+                    return;
+                }
+                let pending = me.pending.lock().ok().and_then(|mut p| p.take());
+                if let (Some(groups), Ok(mut shared)) = (pending, me.groups.write()) {
+                    *shared = groups;
+                }
+                tracing::info!("rules reloaded");
+            }
+        });
+        let tasks = vec![groups_task];
         let notifier = self.notifier.clone();
         let mut notifier_stop = stop.clone();
         let notifier_task = tokio::spawn(notifier.run(async move {
@@ -264,6 +304,10 @@ impl Evaluator {
             let Rule::Alerting(rule) = &mut r.rule else {
                 continue;
             };
+            // Rules carried over by a reload keep their state as it is.
+            if rule.restored {
+                continue;
+            }
             let grace = self.options.for_grace_period_ms;
             if rule.hold < grace {
                 rule.restored = true;
@@ -311,6 +355,61 @@ impl Evaluator {
             rule.restore(ts, grace, &|labels| last.get(labels).copied());
         }
     }
+}
+
+/// The groups of `config`'s rule files that fall to `shard`, their alerting rules waiting for
+/// a restore.
+fn load_groups(
+    config: &RulesConfig,
+    base: &Path,
+    shard: (u64, u64),
+) -> Result<Vec<GroupState>, ConfigError> {
+    let interval = config.evaluation_interval();
+    let offset = config.global.rule_query_offset.map_or(0, |d| d.0);
+    let (index, count) = (shard.0, shard.1.max(1));
+    let mut groups = Vec::new();
+    for (file, rule_groups) in config.load_rule_files(base)? {
+        let file = file.display().to_string();
+        for g in &rule_groups.groups {
+            if group_hash(&g.name, &file) % count != index {
+                continue;
+            }
+            let mut state = GroupState::new(g, &file, interval, offset);
+            for r in &mut state.rules {
+                if let Rule::Alerting(a) = &mut r.rule {
+                    a.restored = false;
+                }
+            }
+            groups.push(state);
+        }
+    }
+    Ok(groups)
+}
+
+/// Prometheus' `Group.CopyState`: each rule of `new` that `old` has unchanged (same kind,
+/// name, query, labels, annotations, `for` and `keep_firing_for`) takes its state.
+fn copy_state(old: &GroupState, new: &mut GroupState) {
+    for r in &mut new.rules {
+        let same = old.rules.iter().find(|o| match (&o.rule, &r.rule) {
+            (Rule::Recording(a), Rule::Recording(b)) => {
+                a.name == b.name && a.expr == b.expr && a.labels == b.labels
+            }
+            (Rule::Alerting(a), Rule::Alerting(b)) => {
+                a.name == b.name
+                    && a.expr == b.expr
+                    && a.labels == b.labels
+                    && a.annotations == b.annotations
+                    && a.hold == b.hold
+                    && a.keep_firing_for == b.keep_firing_for
+            }
+            _ => false,
+        });
+        if let Some(o) = same {
+            *r = o.clone();
+        }
+    }
+    new.last_eval = old.last_eval;
+    new.eval_seconds = old.eval_seconds;
 }
 
 /// Queries over the store plus this evaluation's outputs; outputs go to the write buffer.

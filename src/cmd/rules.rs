@@ -81,6 +81,32 @@ pub(crate) fn start_evaluator(
     );
     let groups = evaluator.groups().read().map(|g| g.len()).unwrap_or(0);
     tracing::info!(groups, "rule evaluation started");
+    // SIGHUP re-reads the configuration's rule files; unchanged rules keep their state.
+    #[cfg(unix)]
+    {
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| format!("cannot listen for SIGHUP: {e}"))?;
+        let (evaluator, path, mut stop) =
+            (evaluator.clone(), config_path.to_path_buf(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let reload = tokio::select! {
+                    r = hup.recv() => r.is_some(),
+                    _ = stop.wait_for(|s| *s) => false,
+                };
+                if !reload {
+                    return;
+                }
+                let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+                match RulesConfig::load(&path).and_then(|c| evaluator.reload(&c, &base)) {
+                    Ok(()) => tracing::info!("rule files reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "rule reload failed; the previous rules stay")
+                    }
+                }
+            }
+        });
+    }
     let task = tokio::spawn(evaluator.clone().run(stop.clone()));
     Ok(Some((evaluator, task)))
 }

@@ -440,3 +440,78 @@ async fn a_restarted_evaluator_keeps_the_pending_time() {
     assert_eq!(alert["labels"]["alertname"], "Pending", "{alerts}");
     assert_eq!(alert["state"], "pending");
 }
+
+/// SIGHUP re-reads the rule files: a new rule appears, an unchanged one keeps its alerts and
+/// their activation time, and an invalid file leaves the rules as they were.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_rules_and_keeps_unchanged_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule_a = "      - alert: A\n        expr: vector(1)\n        for: 1h\n";
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        format!("groups:\n  - name: g\n    rules:\n{rule_a}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store").display().to_string();
+    let config = dir.path().join("prometheus.yml").display().to_string();
+    let server = crate::api::start_strata(
+        &store,
+        &["serve", "--listen", "127.0.0.1:0", "--config", &config],
+    );
+    let rules = || {
+        let url = format!("{}/api/v1/rules", server.url);
+        async move {
+            let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            v["data"]["groups"][0]["rules"].clone()
+        }
+    };
+    let wait_for = |pred: &'static (dyn Fn(&serde_json::Value) -> bool + Sync)| {
+        let rules = &rules;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let r = rules().await;
+                if pred(&r) || std::time::Instant::now() > deadline {
+                    return r;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let before = wait_for(&|r| r[0]["alerts"][0]["state"] == "pending").await;
+    let active_at = before[0]["alerts"][0]["activeAt"].clone();
+    assert!(active_at.is_string(), "{before}");
+    let hup = |pid: u32| {
+        Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    // An invalid file: refused, the rules stay.
+    std::fs::write(dir.path().join("rules.yml"), "groups: [").unwrap();
+    hup(server.child.id());
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(rules().await.as_array().map(Vec::len), Some(1));
+    // A new rule next to the unchanged one.
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        format!(
+            "groups:\n  - name: g\n    rules:\n{rule_a}      - record: b\n        expr: vector(2)\n"
+        ),
+    )
+    .unwrap();
+    hup(server.child.id());
+    let after =
+        wait_for(&|r| r.as_array().map(Vec::len) == Some(2) && r[1]["health"] == "ok").await;
+    assert_eq!(after[1]["name"], "b", "{after}");
+    assert_eq!(
+        after[0]["alerts"][0]["activeAt"], active_at,
+        "the unchanged rule kept its alert: {after}"
+    );
+}
