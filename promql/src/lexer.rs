@@ -206,21 +206,10 @@ fn number_len(s: &str) -> usize {
     i
 }
 
-/// Go's ParseInt(base 0) then ParseFloat, as Prometheus reads number literals.
+/// Go's ParseInt(base 0) then ParseFloat, as Prometheus reads number literals (the series
+/// notation's reader: the same conversion).
 fn parse_number(text: &str) -> Option<f64> {
-    let t = text.replace('_', "");
-    let lower = t.to_ascii_lowercase();
-    if let Some(h) = lower.strip_prefix("0x") {
-        return i64::from_str_radix(h, 16).ok().map(|v| v as f64);
-    }
-    if lower.len() > 1
-        && lower.starts_with('0')
-        && lower.bytes().all(|c| c.is_ascii_digit())
-        && let Ok(v) = i64::from_str_radix(&lower[1..], 8)
-    {
-        return Some(v as f64);
-    }
-    lower.parse::<f64>().ok()
+    crate::series::parse_number(text).ok()
 }
 
 /// A PromQL string literal at the start of `s` (`"…"`, `'…'` with Go escapes, or raw

@@ -182,16 +182,8 @@ pub fn go_e(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerting::{Expander, LabelMap, ResultSample};
+    use crate::alerting::{ResultSample, Verbatim};
     use crate::rulefmt::RuleGroups;
-
-    struct Plain;
-
-    impl Expander for Plain {
-        fn expand(&self, _: &str, text: &str, _: &LabelMap, _: f64, _: i64) -> String {
-            text.to_string()
-        }
-    }
 
     #[test]
     fn go_exponent_format() {
@@ -213,7 +205,7 @@ mod tests {
                 labels: [("instance".to_string(), "x".to_string())].into(),
                 value: 0.0,
             };
-            a.eval(&[sample], 1_000, 0, 0, &Plain).unwrap();
+            a.eval(&[sample], 1_000, 0, 0, &Verbatim).unwrap();
         }
         let v = rules_json(std::slice::from_ref(&g), &RulesFilter::default());
         let group = &v["groups"][0];

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use strata_ingest::scrape::config::{FileSdConfig, HttpClientConfig, HttpSdConfig};
+use strata_ingest::scrape::config::{FileSdConfig, HttpClientConfig, HttpSdConfig, StaticConfig};
 use strata_ingest::scrape::relabel::RelabelConfig;
 
 use crate::rulefmt::{Duration, RuleGroups, expand_rule_files};
@@ -77,15 +77,6 @@ pub struct AlertmanagerConfig {
     /// Fields neither has: refused by name.
     #[serde(flatten)]
     other: BTreeMap<String, serde_yaml_ng::Value>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaticConfig {
-    #[serde(default)]
-    pub targets: Vec<String>,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
 }
 
 fn default_scheme() -> String {

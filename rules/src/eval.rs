@@ -284,6 +284,27 @@ impl Expander for TemplateExpander<'_> {
     }
 }
 
+/// A rule's instant query at `t` over `snapshot` plus `overlay` (outputs not stored yet),
+/// as rule samples: what every [`RuleBackend`] runs.
+pub async fn query_samples(
+    store: &strata_storage::Store,
+    options: &strata_query::EngineOptions,
+    snapshot: std::sync::Arc<strata_storage::Snapshot>,
+    overlay: strata_query::Overlay,
+    expr: &str,
+    t: i64,
+) -> Result<Vec<ResultSample>, String> {
+    let options = strata_query::EngineOptions {
+        overlay,
+        ..options.clone()
+    };
+    let out = strata_query::Engine::new(store.clone(), options)
+        .instant(snapshot, expr, t)
+        .await
+        .map_err(|e| e.to_string())?;
+    to_samples(out.value)
+}
+
 /// A query result as rule samples: a vector as is, a scalar as one sample without labels
 /// (Prometheus' `EngineQueryFunc`); anything else is an error.
 pub fn to_samples(value: strata_query::QueryValue) -> Result<Vec<ResultSample>, String> {
@@ -312,6 +333,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::alerting::Verbatim;
     use crate::rulefmt::RuleGroups;
 
     /// Answers `vector(N)` with N, fails anything else; records what is appended.
@@ -343,14 +365,6 @@ mod tests {
         }
     }
 
-    struct Plain;
-
-    impl Expander for Plain {
-        fn expand(&self, _: &str, text: &str, _: &LabelMap, _: f64, _: i64) -> String {
-            text.to_string()
-        }
-    }
-
     #[tokio::test]
     async fn a_failing_rule_leaves_the_others_running_and_stale_markers_follow() {
         let file = RuleGroups::parse(
@@ -359,7 +373,7 @@ mod tests {
         .unwrap();
         let mut g = GroupState::new(&file.groups[0], "f.yml", 60_000, 5_000);
         let backend = Fake::default();
-        g.eval(60_000, &backend, &Plain).await;
+        g.eval(60_000, &backend, &Verbatim).await;
         assert_eq!(g.rules[0].health(), "ok");
         assert_eq!(g.rules[1].health(), "err");
         assert_eq!(g.rules[1].last_error.as_deref(), Some("cannot evaluate up"));
@@ -382,7 +396,7 @@ mod tests {
             r.expr = "missing".into();
         }
         backend.appended.lock().unwrap().clear();
-        g.eval(120_000, &backend, &Plain).await;
+        g.eval(120_000, &backend, &Verbatim).await;
         assert_eq!(g.rules[0].health(), "err");
         assert!(
             backend
@@ -397,7 +411,7 @@ mod tests {
         if let Rule::Recording(r) = &mut g.rules[0].rule {
             r.expr = "empty".into();
         }
-        g.eval(180_000, &backend, &Plain).await;
+        g.eval(180_000, &backend, &Verbatim).await;
         let appended = backend.appended.lock().unwrap().clone();
         let stale: Vec<&OutputSample> = appended
             .iter()

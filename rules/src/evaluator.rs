@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use strata_ingest::buffer::{SampleBatch, WriteBuffer};
 use strata_ingest::series_key::SeriesKey;
 use strata_query::{
-    Engine, EngineOptions, MatchOp, Matcher, Overlay, ReadOptions, SelectedSeries, Selection,
+    EngineOptions, MatchOp, Matcher, Overlay, ReadOptions, SelectedSeries, Selection,
 };
 use strata_storage::clock::SharedClock;
 use strata_storage::{Labels, Manifest, Snapshot, Store};
@@ -28,7 +28,7 @@ use crate::alerting::{
     OutputSample, ResultSample,
 };
 use crate::config::{ConfigError, RulesConfig};
-use crate::eval::{GroupState, Rule, RuleBackend, TemplateExpander, to_samples};
+use crate::eval::{GroupState, Rule, RuleBackend, TemplateExpander, query_samples};
 use crate::group::{eval_timestamp, group_hash};
 use crate::notifier::Notifier;
 
@@ -424,17 +424,17 @@ struct StoreBackend {
 #[async_trait]
 impl RuleBackend for StoreBackend {
     async fn query(&self, expr: &str, t: i64) -> Result<Vec<ResultSample>, String> {
-        let snapshot = self.snapshot.clone();
         let overlay = self.outputs.lock().map(|o| o.clone()).unwrap_or_default();
-        let options = EngineOptions {
-            overlay: Overlay(Arc::new(overlay)),
-            ..self.options.clone()
-        };
-        let out = Engine::new(self.store.clone(), options)
-            .instant(snapshot, expr, t)
-            .await
-            .map_err(|e| e.to_string())?;
-        to_samples(out.value)
+        let overlay = Overlay(Arc::new(overlay));
+        query_samples(
+            &self.store,
+            &self.options,
+            self.snapshot.clone(),
+            overlay,
+            expr,
+            t,
+        )
+        .await
     }
 
     async fn append(&self, samples: Vec<OutputSample>) -> Result<(), String> {

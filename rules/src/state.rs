@@ -304,16 +304,8 @@ pub async fn read(store: &Store) -> Result<Vec<GroupState>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerting::{Expander, ResultSample};
+    use crate::alerting::{ResultSample, Verbatim};
     use crate::rulefmt::RuleGroups;
-
-    struct Plain;
-
-    impl Expander for Plain {
-        fn expand(&self, _: &str, text: &str, _: &LabelMap, _: f64, _: i64) -> String {
-            text.to_string()
-        }
-    }
 
     fn group(name: &str) -> GroupState {
         let file = RuleGroups::parse(&format!(
@@ -326,7 +318,7 @@ mod tests {
                 labels: [("instance".to_string(), "x".to_string())].into(),
                 value: f64::NAN,
             };
-            a.eval(&[sample], 5_000, 0, 0, &Plain).unwrap();
+            a.eval(&[sample], 5_000, 0, 0, &Verbatim).unwrap();
         }
         g.rules[0].last_error = Some("boom".into());
         g.last_eval = 5_000;

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde::Deserialize;
 use strata_promql::series::{Point, parse_series};
-use strata_query::{Engine, EngineOptions, Overlay, SelectedSeries};
+use strata_query::{EngineOptions, Overlay, SelectedSeries};
 use strata_storage::{Labels, Manifest, SeriesSamples, Store, Transaction};
 
 use crate::alerting::{AlertState, LabelMap, OutputSample, ResultSample};
-use crate::eval::{GroupState, Rule, RuleBackend, TemplateExpander, to_samples};
+use crate::eval::{GroupState, Rule, RuleBackend, TemplateExpander, query_samples};
 use crate::rulefmt::{Duration, RuleGroups, expand_rule_files};
 
 /// A unit-test file.
@@ -177,15 +177,8 @@ impl MemoryBackend {
 impl RuleBackend for MemoryBackend {
     async fn query(&self, expr: &str, t: i64) -> Result<Vec<ResultSample>, String> {
         let snapshot = self.manifest.snapshot().await.map_err(|e| e.to_string())?;
-        let options = EngineOptions {
-            overlay: self.overlay(),
-            ..EngineOptions::default()
-        };
-        let out = Engine::new(self.store.clone(), options)
-            .instant(snapshot, expr, t)
-            .await
-            .map_err(|e| e.to_string())?;
-        to_samples(out.value)
+        let options = EngineOptions::default();
+        query_samples(&self.store, &options, snapshot, self.overlay(), expr, t).await
     }
 
     async fn append(&self, samples: Vec<OutputSample>) -> Result<(), String> {

@@ -13,6 +13,7 @@
 
 pub mod block;
 pub mod cache;
+pub mod calendar;
 pub mod clock;
 pub mod counting;
 pub mod dedup;

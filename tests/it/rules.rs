@@ -185,12 +185,11 @@ async fn webhook_receiver() -> (
     (url, got)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A JSON answer of the API (status 200 required).
+async fn get_ok(url: String) -> serde_json::Value {
+    let (code, body) = crate::api::get(&url).await;
+    assert_eq!(code, 200, "{url}: {body}");
+    body
 }
 
 /// `strata serve --config` evaluates the configuration's rules and notifies the real
@@ -200,7 +199,7 @@ fn free_port() -> u16 {
 async fn alerts_reach_the_real_alertmanager_firing_then_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let (hook, got) = webhook_receiver().await;
-    let am_port = free_port();
+    let am_port = crate::api::free_port();
     std::fs::write(
         dir.path().join("am.yml"),
         format!(
@@ -268,13 +267,7 @@ async fn alerts_reach_the_real_alertmanager_firing_then_resolved() {
             .iter()
             .any(|v| v["status"] == status && v["alerts"][0]["labels"]["alertname"] == "Window")
     };
-    let get = |path: &str| {
-        let url = format!("{}{path}", server.url);
-        async move {
-            let body = reqwest::get(url).await.unwrap().text().await.unwrap();
-            serde_json::from_str::<serde_json::Value>(&body).unwrap()
-        }
-    };
+    let get = |path: &str| get_ok(format!("{}{path}", server.url));
     // The alert shows in the alerts API while it fires.
     let mut api_firing = false;
     while !status_seen("resolved") && started.elapsed() < std::time::Duration::from_secs(30) {
@@ -424,13 +417,7 @@ async fn a_restarted_evaluator_keeps_the_pending_time() {
         "activation {active_at} restored as {restored}: shifted by the downtime only"
     );
     let server = crate::api::start_strata(&store, &["query-server", "--listen", "127.0.0.1:0"]);
-    let get = |path: &str| {
-        let url = format!("{}{path}", server.url);
-        async move {
-            let body = reqwest::get(url).await.unwrap().text().await.unwrap();
-            serde_json::from_str::<serde_json::Value>(&body).unwrap()
-        }
-    };
+    let get = |path: &str| get_ok(format!("{}{path}", server.url));
     let rules = get("/api/v1/rules").await;
     let group = &rules["data"]["groups"][0];
     assert_eq!(group["name"], "restart", "{rules}");
@@ -465,11 +452,7 @@ async fn sighup_reloads_rules_and_keeps_unchanged_state() {
     );
     let rules = || {
         let url = format!("{}/api/v1/rules", server.url);
-        async move {
-            let body = reqwest::get(url).await.unwrap().text().await.unwrap();
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-            v["data"]["groups"][0]["rules"].clone()
-        }
+        async move { get_ok(url).await["data"]["groups"][0]["rules"].clone() }
     };
     let wait_for = |pred: &'static (dyn Fn(&serde_json::Value) -> bool + Sync)| {
         let rules = &rules;

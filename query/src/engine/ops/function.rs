@@ -2,6 +2,7 @@
 //! manipulation, sorting, `vector`/`scalar`/`absent`.
 
 use async_trait::async_trait;
+use strata_storage::calendar::{civil_from_days as civil, is_leap};
 use strata_storage::{Labels, METRIC_NAME};
 
 use super::param::{Param, Params};
@@ -113,23 +114,6 @@ fn math(name: &str, v: f64) -> f64 {
         "rad" => v.to_radians(),
         _ => f64::NAN,
     }
-}
-
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31) (Howard Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
 fn date(name: &str, seconds: f64) -> f64 {
