@@ -29,7 +29,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorType};
-pub use state::{ApiConfig, ApiState, ExtraMetrics, TombstoneCleaner};
+pub use state::{ApiConfig, ApiState, AsyncAction, ExtraMetrics};
 
 use handlers::{admin, labels, query, scrape, status, write};
 

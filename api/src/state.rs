@@ -52,17 +52,25 @@ impl std::fmt::Debug for ExtraMetrics {
     }
 }
 
-/// Removes deleted samples from the blocks now (the compactor's rewrites), for
-/// `/api/v1/admin/tsdb/clean_tombstones`.
+/// An action the process behind the API runs on request; its error is reported to the
+/// client. Used for `/api/v1/admin/tsdb/clean_tombstones` (the compactor's rewrites) and
+/// `/-/reload` (the scrape configuration and the rules, as SIGHUP reloads them).
 #[derive(Clone)]
 #[allow(clippy::type_complexity)]
-pub struct TombstoneCleaner(
+pub struct AsyncAction(
     pub Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
 );
 
-impl std::fmt::Debug for TombstoneCleaner {
+impl AsyncAction {
+    /// Runs the action.
+    pub async fn run(&self) -> Result<(), String> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for AsyncAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TombstoneCleaner")
+        f.write_str("AsyncAction")
     }
 }
 
@@ -94,7 +102,9 @@ pub struct ApiState {
     /// More metrics for `/metrics` (the embedded compactor's).
     extra_metrics: std::sync::OnceLock<ExtraMetrics>,
     /// The compactor's rewrites, for `clean_tombstones`.
-    tombstone_cleaner: std::sync::OnceLock<TombstoneCleaner>,
+    tombstone_cleaner: std::sync::OnceLock<AsyncAction>,
+    /// Re-reads the configuration (`/-/reload`).
+    reloader: std::sync::OnceLock<AsyncAction>,
     manifest: Manifest,
     /// Slots of `max_concurrency` queries.
     query_slots: Arc<tokio::sync::Semaphore>,
@@ -128,6 +138,7 @@ impl ApiState {
             rules: std::sync::OnceLock::new(),
             extra_metrics: std::sync::OnceLock::new(),
             tombstone_cleaner: std::sync::OnceLock::new(),
+            reloader: std::sync::OnceLock::new(),
             manifest,
             query_slots,
             current,
@@ -164,12 +175,21 @@ impl ApiState {
     }
 
     /// Lets `clean_tombstones` run the compactor's rewrites (once).
-    pub fn set_tombstone_cleaner(&self, cleaner: TombstoneCleaner) {
+    pub fn set_tombstone_cleaner(&self, cleaner: AsyncAction) {
         let _ = self.tombstone_cleaner.set(cleaner);
     }
 
-    pub(crate) fn tombstone_cleaner(&self) -> Option<&TombstoneCleaner> {
+    pub(crate) fn tombstone_cleaner(&self) -> Option<&AsyncAction> {
         self.tombstone_cleaner.get()
+    }
+
+    /// Lets `/-/reload` re-read the configuration (once).
+    pub fn set_reloader(&self, reloader: AsyncAction) {
+        let _ = self.reloader.set(reloader);
+    }
+
+    pub(crate) fn reloader(&self) -> Option<&AsyncAction> {
+        self.reloader.get()
     }
 
     /// The manifest this server reads (and the admin API commits deletion requests to).

@@ -24,85 +24,127 @@ pub struct RulesFilter {
     pub exclude_alerts: bool,
     /// `match[]`: only rules whose configured labels satisfy one of these selectors.
     pub matchers: Vec<Vec<strata_query::Matcher>>,
+    /// `group_limit`: at most this many groups, then `groupNextToken` names the next one.
+    pub group_limit: Option<usize>,
+    /// `group_next_token`: the page starts at the group this token (from a previous
+    /// answer's `groupNextToken`) names.
+    pub group_next_token: Option<String>,
 }
 
-/// `{"groups": […]}`.
-pub fn rules_json(groups: &[GroupState], filter: &RulesFilter) -> Value {
+/// The opaque token of a group for pagination (Prometheus hashes `file;name` too).
+pub fn group_token(file: &str, name: &str) -> String {
+    format!(
+        "{:032x}",
+        xxhash_rust::xxh3::xxh3_128(format!("{file};{name}").as_bytes())
+    )
+}
+
+/// `{"groups": […]}`, plus `groupNextToken` when `group_limit` cut the list. A
+/// `group_next_token` that names no group is refused (the groups changed meanwhile).
+pub fn rules_json(groups: &[GroupState], filter: &RulesFilter) -> Result<Value, String> {
     let wanted = |list: &[String], v: &str| list.is_empty() || list.iter().any(|w| w == v);
-    let groups: Vec<Value> = groups
+    let mut selected: Vec<&GroupState> = groups
         .iter()
         .filter(|g| wanted(&filter.rule_groups, &g.name) && wanted(&filter.files, &g.file))
-        .filter_map(|g| {
-            let rules: Vec<Value> = g
-                .rules
-                .iter()
-                .filter(|r| {
-                    let (kind, name) = match &r.rule {
-                        Rule::Alerting(a) => ("alert", a.name.as_str()),
-                        Rule::Recording(rr) => ("record", rr.name.as_str()),
-                    };
-                    let labels = match &r.rule {
-                        Rule::Alerting(a) => &a.labels,
-                        Rule::Recording(rr) => &rr.labels,
-                    };
-                    (filter.kind.is_empty() || filter.kind == kind)
-                        && wanted(&filter.rule_names, name)
-                        && matches_any(&filter.matchers, labels)
-                })
-                .map(|r| {
-                    let common = |mut v: Value| {
-                        v["health"] = json!(r.health());
-                        v["lastError"] = json!(r.last_error.clone().unwrap_or_default());
-                        v["evaluationTime"] = json!(r.eval_seconds);
-                        v["lastEvaluation"] = json!(time_or_zero(r.last_eval));
-                        v
-                    };
-                    match &r.rule {
-                        Rule::Alerting(a) => {
-                            let mut v = json!({
-                                "state": a.state().as_str(),
-                                "name": a.name,
-                                "query": a.expr,
-                                "duration": a.hold as f64 / 1000.0,
-                                "keepFiringFor": a.keep_firing_for as f64 / 1000.0,
-                                "labels": a.labels,
-                                "annotations": a.annotations,
-                                "type": "alerting",
-                            });
-                            if !filter.exclude_alerts {
-                                v["alerts"] = Value::Array(
-                                    active(a.active.values()).map(alert_json).collect(),
-                                );
-                            }
-                            common(v)
-                        }
-                        Rule::Recording(rr) => common(json!({
-                            "name": rr.name,
-                            "query": rr.expr,
-                            "labels": rr.labels,
-                            "type": "recording",
-                        })),
+        .collect();
+    if let Some(token) = &filter.group_next_token {
+        let Some(at) = selected
+            .iter()
+            .position(|g| &group_token(&g.file, &g.name) == token)
+        else {
+            return Err(format!(
+                "invalid group_next_token '{token}'. were rule groups changed?"
+            ));
+        };
+        selected.drain(..at);
+    }
+    let mut next_token = None;
+    let mut page = Vec::new();
+    for g in selected {
+        if filter.group_limit.is_some_and(|limit| page.len() >= limit) {
+            next_token = Some(group_token(&g.file, &g.name));
+            break;
+        }
+        if let Some(v) = group_json(g, filter) {
+            page.push(v);
+        }
+    }
+    let mut out = json!({ "groups": page });
+    if let Some(token) = next_token {
+        out["groupNextToken"] = json!(token);
+    }
+    Ok(out)
+}
+
+/// One group of `/api/v1/rules` with its rules that pass `filter`; `None` when the filters
+/// leave it without rules.
+fn group_json(g: &GroupState, filter: &RulesFilter) -> Option<Value> {
+    let wanted = |list: &[String], v: &str| list.is_empty() || list.iter().any(|w| w == v);
+    let rules: Vec<Value> = g
+        .rules
+        .iter()
+        .filter(|r| {
+            let (kind, name) = match &r.rule {
+                Rule::Alerting(a) => ("alert", a.name.as_str()),
+                Rule::Recording(rr) => ("record", rr.name.as_str()),
+            };
+            let labels = match &r.rule {
+                Rule::Alerting(a) => &a.labels,
+                Rule::Recording(rr) => &rr.labels,
+            };
+            (filter.kind.is_empty() || filter.kind == kind)
+                && wanted(&filter.rule_names, name)
+                && matches_any(&filter.matchers, labels)
+        })
+        .map(|r| {
+            let common = |mut v: Value| {
+                v["health"] = json!(r.health());
+                v["lastError"] = json!(r.last_error.clone().unwrap_or_default());
+                v["evaluationTime"] = json!(r.eval_seconds);
+                v["lastEvaluation"] = json!(time_or_zero(r.last_eval));
+                v
+            };
+            match &r.rule {
+                Rule::Alerting(a) => {
+                    let mut v = json!({
+                        "state": a.state().as_str(),
+                        "name": a.name,
+                        "query": a.expr,
+                        "duration": a.hold as f64 / 1000.0,
+                        "keepFiringFor": a.keep_firing_for as f64 / 1000.0,
+                        "labels": a.labels,
+                        "annotations": a.annotations,
+                        "type": "alerting",
+                    });
+                    if !filter.exclude_alerts {
+                        v["alerts"] =
+                            Value::Array(active(a.active.values()).map(alert_json).collect());
                     }
-                })
-                .collect();
-            // Filters that leave a group without rules leave the group out, as Prometheus.
-            let filtered = !filter.kind.is_empty()
-                || !filter.rule_names.is_empty()
-                || !filter.matchers.is_empty();
-            (!(filtered && rules.is_empty())).then(|| {
-                json!({
-                    "name": g.name,
-                    "file": g.file,
-                    "rules": rules,
-                    "interval": g.interval as f64 / 1000.0,
-                    "limit": g.limit,
-                    "evaluationTime": g.eval_seconds,
-                    "lastEvaluation": time_or_zero(g.last_eval),
-                })
-            })
+                    common(v)
+                }
+                Rule::Recording(rr) => common(json!({
+                    "name": rr.name,
+                    "query": rr.expr,
+                    "labels": rr.labels,
+                    "type": "recording",
+                })),
+            }
         })
         .collect();
-    json!({ "groups": groups })
+    // Filters that leave a group without rules leave the group out, as Prometheus.
+    let filtered =
+        !filter.kind.is_empty() || !filter.rule_names.is_empty() || !filter.matchers.is_empty();
+    (!(filtered && rules.is_empty())).then(|| {
+        json!({
+            "name": g.name,
+            "file": g.file,
+            "rules": rules,
+            "interval": g.interval as f64 / 1000.0,
+            "limit": g.limit,
+            "evaluationTime": g.eval_seconds,
+            "lastEvaluation": time_or_zero(g.last_eval),
+        })
+    })
 }
 
 /// True when `labels` (a rule's configured labels) satisfy one of the matcher sets (or
@@ -207,7 +249,7 @@ mod tests {
             };
             a.eval(&[sample], 1_000, 0, 0, &Verbatim).unwrap();
         }
-        let v = rules_json(std::slice::from_ref(&g), &RulesFilter::default());
+        let v = rules_json(std::slice::from_ref(&g), &RulesFilter::default()).unwrap();
         let group = &v["groups"][0];
         assert_eq!(group["interval"], 30.0);
         assert_eq!(group["rules"][0]["type"], "recording");
@@ -223,13 +265,13 @@ mod tests {
             kind: "record".into(),
             ..Default::default()
         };
-        let v = rules_json(std::slice::from_ref(&g), &only_records);
+        let v = rules_json(std::slice::from_ref(&g), &only_records).unwrap();
         assert_eq!(v["groups"][0]["rules"].as_array().map(Vec::len), Some(1));
         let by_label = RulesFilter {
             matchers: vec![strata_query::parse_series_selector(r#"{severity="page"}"#).unwrap()],
             ..Default::default()
         };
-        let v = rules_json(std::slice::from_ref(&g), &by_label);
+        let v = rules_json(std::slice::from_ref(&g), &by_label).unwrap();
         assert_eq!(v["groups"][0]["rules"].as_array().map(Vec::len), Some(1));
         assert_eq!(v["groups"][0]["rules"][0]["name"], "A");
         let none = RulesFilter {
@@ -237,10 +279,54 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            rules_json(std::slice::from_ref(&g), &none)["groups"],
+            rules_json(std::slice::from_ref(&g), &none).unwrap()["groups"],
             json!([])
         );
         let alerts = alerts_json(std::slice::from_ref(&g));
         assert_eq!(alerts["alerts"][0]["state"], "pending");
+    }
+
+    /// `group_limit` pages through the groups; each page's `groupNextToken` starts the next,
+    /// the last page has none, and a token naming no group is refused.
+    #[test]
+    fn group_limit_pages_with_next_tokens() {
+        let file = RuleGroups::parse(
+            "groups:\n  - {name: a, rules: [{record: r, expr: up}]}\n  - {name: b, rules: [{record: r, expr: up}]}\n  - {name: c, rules: [{record: r, expr: up}]}\n",
+        )
+        .unwrap();
+        let groups: Vec<GroupState> = file
+            .groups
+            .iter()
+            .map(|g| GroupState::new(g, "rules.yml", 60_000, 0))
+            .collect();
+        let page = |token: Option<String>| {
+            let filter = RulesFilter {
+                group_limit: Some(2),
+                group_next_token: token,
+                ..Default::default()
+            };
+            rules_json(&groups, &filter)
+        };
+        let names = |v: &Value| -> Vec<String> {
+            v["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let first = page(None).unwrap();
+        assert_eq!(names(&first), ["a", "b"]);
+        let token = first["groupNextToken"].as_str().unwrap().to_string();
+        assert_eq!(token, group_token("rules.yml", "c"));
+        let second = page(Some(token)).unwrap();
+        assert_eq!(names(&second), ["c"]);
+        assert!(second.get("groupNextToken").is_none(), "{second}");
+        let err = page(Some("nope".into())).unwrap_err();
+        assert!(err.contains("invalid group_next_token 'nope'"), "{err}");
+        // Without a limit, every group and no token.
+        let all = rules_json(&groups, &RulesFilter::default()).unwrap();
+        assert_eq!(names(&all), ["a", "b", "c"]);
+        assert!(all.get("groupNextToken").is_none());
     }
 }

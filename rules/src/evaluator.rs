@@ -80,7 +80,8 @@ pub struct Evaluator {
     writer: Arc<WriteBuffer>,
     notifier: Arc<Notifier>,
     options: EvaluatorOptions,
-    external_labels: BTreeMap<String, String>,
+    /// `global.external_labels`, for templates (`$externalLabels`); replaced on reload.
+    external_labels: RwLock<BTreeMap<String, String>>,
     groups: SharedGroups,
     clock: SharedClock,
 }
@@ -103,7 +104,7 @@ impl Evaluator {
             writer,
             notifier: Notifier::new(config)?,
             options,
-            external_labels: config.global.external_labels.clone(),
+            external_labels: RwLock::new(config.global.external_labels.clone()),
             groups: Arc::new(RwLock::new(groups)),
             clock,
             reloaded: tokio::sync::Notify::new(),
@@ -113,9 +114,14 @@ impl Evaluator {
 
     /// Re-reads the rule files of `config` (relative to `base`): unchanged rules keep their
     /// state (alerts, `for` timers, health), as Prometheus' `Group.CopyState`; the groups
-    /// restart on their schedules. An invalid file refuses the reload, the old rules stay.
+    /// restart on their schedules. The `alerting` section and external labels are applied
+    /// too. An invalid file or section refuses the whole reload: the old rules stay.
     pub fn reload(&self, config: &RulesConfig, base: &Path) -> Result<(), ConfigError> {
         let mut groups = load_groups(config, base, self.options.shard)?;
+        self.notifier.apply(config)?;
+        if let Ok(mut labels) = self.external_labels.write() {
+            labels.clone_from(&config.global.external_labels);
+        }
         let old = self.groups.read().map(|g| g.clone()).unwrap_or_default();
         for g in &mut groups {
             if let Some(prev) = old.iter().find(|o| o.file == g.file && o.name == g.name) {
@@ -274,9 +280,14 @@ impl Evaluator {
             options: self.options.engine.clone(),
             outputs: Mutex::default(),
         };
+        let external_labels = self
+            .external_labels
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_default();
         let expander = TemplateExpander {
             backend: &backend,
-            external_labels: &self.external_labels,
+            external_labels: &external_labels,
             external_url: &self.options.external_url,
         };
         group.eval(ts, &backend, &expander).await;

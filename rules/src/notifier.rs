@@ -3,11 +3,12 @@
 //! drop is not sent), alerts wait in a bounded queue (the oldest dropped when full) and go in
 //! batches to every configured Alertmanager as `POST …/api/v2/alerts` with
 //! `[{labels, annotations, startsAt, endsAt, generatorURL}]`. Counters are exported as
-//! `strata_notifications_*`.
+//! `strata_notifications_*`. A reload swaps the settings (Alertmanagers, external labels,
+//! relabeling) and keeps the queue: nothing waiting is lost.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use strata_ingest::scrape::discovery::{self, Provider};
@@ -40,22 +41,17 @@ struct Entry {
     providers: Vec<Provider>,
 }
 
-/// The notifier of one evaluator.
-#[derive(Debug)]
-pub struct Notifier {
+/// What the `alerting` and `global.external_labels` sections configure; replaced whole on
+/// reload.
+#[derive(Debug, Default)]
+struct Settings {
     entries: Vec<Entry>,
     external_labels: BTreeMap<String, String>,
     relabel: Vec<RelabelConfig>,
-    queue: Mutex<VecDeque<Notification>>,
-    wake: tokio::sync::Notify,
-    sent: AtomicU64,
-    errors: AtomicU64,
-    dropped: AtomicU64,
 }
 
-impl Notifier {
-    /// A notifier for the configuration's Alertmanagers (none: alerts are dropped, counted).
-    pub fn new(config: &RulesConfig) -> Result<Arc<Self>, ConfigError> {
+impl Settings {
+    fn new(config: &RulesConfig) -> Result<Self, ConfigError> {
         let mut entries = Vec::new();
         for am in &config.alerting.alertmanagers {
             // One client per `alertmanagers` entry: its auth and TLS settings.
@@ -75,10 +71,30 @@ impl Notifier {
                 providers,
             });
         }
-        Ok(Arc::new(Self {
+        Ok(Self {
             entries,
             external_labels: config.global.external_labels.clone(),
             relabel: config.alerting.alert_relabel_configs.clone(),
+        })
+    }
+}
+
+/// The notifier of one evaluator.
+#[derive(Debug)]
+pub struct Notifier {
+    settings: RwLock<Arc<Settings>>,
+    queue: Mutex<VecDeque<Notification>>,
+    wake: tokio::sync::Notify,
+    sent: AtomicU64,
+    errors: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Notifier {
+    /// A notifier for the configuration's Alertmanagers (none: alerts are dropped, counted).
+    pub fn new(config: &RulesConfig) -> Result<Arc<Self>, ConfigError> {
+        Ok(Arc::new(Self {
+            settings: RwLock::new(Arc::new(Settings::new(config)?)),
             queue: Mutex::new(VecDeque::new()),
             wake: tokio::sync::Notify::new(),
             sent: AtomicU64::new(0),
@@ -87,19 +103,35 @@ impl Notifier {
         }))
     }
 
+    /// Applies a reloaded configuration: its Alertmanagers (discovery restarts), external
+    /// labels and `alert_relabel_configs`. An invalid one changes nothing. Alerts already
+    /// queued keep the labels they were queued with.
+    pub fn apply(&self, config: &RulesConfig) -> Result<(), ConfigError> {
+        let settings = Arc::new(Settings::new(config)?);
+        if let Ok(mut s) = self.settings.write() {
+            *s = settings;
+        }
+        Ok(())
+    }
+
+    fn settings(&self) -> Arc<Settings> {
+        self.settings.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// Queues alerts after adding external labels and relabeling them.
     pub fn send(&self, alerts: Vec<Notification>) {
         if alerts.is_empty() {
             return;
         }
+        let settings = self.settings();
         let mut prepared = Vec::with_capacity(alerts.len());
         for mut a in alerts {
-            for (k, v) in &self.external_labels {
+            for (k, v) in &settings.external_labels {
                 if a.labels.get(k).is_none_or(|v| v.is_empty()) {
                     a.labels.insert(k.clone(), v.clone());
                 }
             }
-            if !self.relabel.is_empty() {
+            if !settings.relabel.is_empty() {
                 let mut labels: Vec<Label> = a
                     .labels
                     .iter()
@@ -108,7 +140,7 @@ impl Notifier {
                         value: v.clone(),
                     })
                     .collect();
-                if !relabel(&mut labels, &self.relabel) || labels.is_empty() {
+                if !relabel(&mut labels, &settings.relabel) || labels.is_empty() {
                     continue;
                 }
                 a.labels = labels.into_iter().map(|l| (l.name, l.value)).collect();
@@ -182,7 +214,7 @@ impl Notifier {
     /// Every Alertmanager now: static targets and the latest discovered ones.
     fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
-        for e in &self.entries {
+        for e in &self.settings().entries {
             let timeout =
                 Duration::from_millis(u64::try_from(e.config.timeout.0).unwrap_or(10_000));
             let mut urls = e.config.urls();

@@ -362,8 +362,8 @@ mod tests {
         // The API shapes read the same from either.
         let filter = crate::api::RulesFilter::default();
         assert_eq!(
-            crate::api::rules_json(std::slice::from_ref(back), &filter),
-            crate::api::rules_json(std::slice::from_ref(&original), &filter)
+            crate::api::rules_json(std::slice::from_ref(back), &filter).unwrap(),
+            crate::api::rules_json(std::slice::from_ref(&original), &filter).unwrap()
         );
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod gc;
 pub(crate) mod import;
 pub(crate) mod inspect;
 pub(crate) mod query;
+pub(crate) mod reload;
 pub(crate) mod rules;
 pub(crate) mod scrape;
 pub(crate) mod serve;

@@ -81,32 +81,6 @@ pub(crate) fn start_evaluator(
     );
     let groups = evaluator.groups().read().map(|g| g.len()).unwrap_or(0);
     tracing::info!(groups, "rule evaluation started");
-    // SIGHUP re-reads the configuration's rule files; unchanged rules keep their state.
-    #[cfg(unix)]
-    {
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .map_err(|e| format!("cannot listen for SIGHUP: {e}"))?;
-        let (evaluator, path, mut stop) =
-            (evaluator.clone(), config_path.to_path_buf(), stop.clone());
-        tokio::spawn(async move {
-            loop {
-                let reload = tokio::select! {
-                    r = hup.recv() => r.is_some(),
-                    _ = stop.wait_for(|s| *s) => false,
-                };
-                if !reload {
-                    return;
-                }
-                let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-                match RulesConfig::load(&path).and_then(|c| evaluator.reload(&c, &base)) {
-                    Ok(()) => tracing::info!("rule files reloaded"),
-                    Err(e) => {
-                        tracing::error!(error = %e, "rule reload failed; the previous rules stay")
-                    }
-                }
-            }
-        });
-    }
     let task = tokio::spawn(evaluator.clone().run(stop.clone()));
     Ok(Some((evaluator, task)))
 }
@@ -141,9 +115,17 @@ async fn run_evaluator(store_url: &str, args: RunArgs) -> CliResult {
         )
         .into());
     }
-    let Some((_, evaluator)) = start_evaluator(&store, &writer, &config, options, &stop_rx)? else {
+    let Some((evaluator, task)) = start_evaluator(&store, &writer, &config, options, &stop_rx)?
+    else {
         return Err(format!("{}: no rule_files to evaluate", config.display()).into());
     };
+    // SIGHUP re-reads the rule files and the `alerting` section; unchanged rules keep their
+    // state.
+    super::reload::Reloadables {
+        scraper: None,
+        rules: Some((evaluator, config.clone())),
+    }
+    .on_sighup(&stop_rx)?;
     eprintln!(
         "strata rules: evaluating the rules of {} into {store}",
         config.display()
@@ -155,7 +137,7 @@ async fn run_evaluator(store_url: &str, args: RunArgs) -> CliResult {
     );
     super::serve::shutdown_signal().await;
     let _ = stop_tx.send(true);
-    evaluator.await?;
+    task.await?;
     flusher.await?;
     super::scrape::log_flush(&writer.flush().await);
     Ok(())

@@ -51,7 +51,7 @@ pub(crate) async fn stopped(mut rx: StopRx) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-/// Starts the scrape manager for `args` (none without `--config`), with SIGHUP reloads.
+/// Starts the scrape manager for `args` (none without `--config`).
 pub(crate) async fn start(
     args: &ScrapeArgs,
     buffer: &Arc<WriteBuffer>,
@@ -65,26 +65,6 @@ pub(crate) async fn start(
         return Ok(None);
     };
     let manager = ScrapeManager::from_file(path.clone(), buffer.clone(), shard).await?;
-    #[cfg(unix)]
-    {
-        let manager = manager.clone();
-        let stop = stop.clone();
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .map_err(|e| format!("cannot listen for SIGHUP: {e}"))?;
-        tokio::spawn(async move {
-            let mut stopping = std::pin::pin!(stopped(stop));
-            loop {
-                tokio::select! {
-                    _ = hup.recv() => {
-                        if let Err(e) = manager.reload().await {
-                            tracing::error!(error = %e, "reload failed; the previous configuration stays");
-                        }
-                    }
-                    _ = &mut stopping => return,
-                }
-            }
-        });
-    }
     let task = tokio::spawn(manager.clone().run(stopped(stop.clone())));
     Ok(Some((manager, task)))
 }
@@ -122,6 +102,12 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
         return Ok(());
     };
     let state = ApiState::new(store.clone(), ApiConfig::default(), None);
+    let reloadables = super::reload::Reloadables {
+        scraper: Some(manager.clone()),
+        rules: None,
+    };
+    reloadables.on_sighup(&stop_rx)?;
+    state.set_reloader(reloadables.action());
     state.set_scraper(manager);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

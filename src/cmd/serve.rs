@@ -179,7 +179,7 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         && args.enable_admin_api
     {
         let c = c.clone();
-        state.set_tombstone_cleaner(strata_api::TombstoneCleaner(Arc::new(move || {
+        state.set_tombstone_cleaner(strata_api::AsyncAction(Arc::new(move || {
             let c = c.clone();
             Box::pin(async move {
                 let r = c.clean_tombstones(None).await.map_err(|e| e.to_string())?;
@@ -236,6 +236,18 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
     }
     if let Some((manager, _)) = &scraper {
         state.set_scraper(manager.clone());
+    }
+    // SIGHUP and `/-/reload` re-read the file into the scrape manager and the evaluator.
+    let reloadables = super::reload::Reloadables {
+        scraper: scraper.as_ref().map(|(m, _)| m.clone()),
+        rules: evaluator
+            .as_ref()
+            .zip(args.scrape.config.as_ref())
+            .map(|((e, _), path)| (e.clone(), path.clone())),
+    };
+    if !reloadables.is_empty() {
+        reloadables.on_sighup(&stop_rx)?;
+        state.set_reloader(reloadables.action());
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -428,10 +428,11 @@ async fn a_restarted_evaluator_keeps_the_pending_time() {
     assert_eq!(alert["state"], "pending");
 }
 
-/// SIGHUP re-reads the rule files: a new rule appears, an unchanged one keeps its alerts and
-/// their activation time, and an invalid file leaves the rules as they were.
+/// SIGHUP and `POST /-/reload` re-read the configuration: a new rule appears, an unchanged
+/// one keeps its alerts and their activation time, a new `alerting` section takes effect, and
+/// an invalid file leaves everything as it was (a 500 from `/-/reload`).
 #[tokio::test(flavor = "multi_thread")]
-async fn sighup_reloads_rules_and_keeps_unchanged_state() {
+async fn reloads_rules_and_alerting_and_keeps_unchanged_state() {
     let dir = tempfile::tempdir().unwrap();
     let rule_a = "      - alert: A\n        expr: vector(1)\n        for: 1h\n";
     std::fs::write(
@@ -497,4 +498,66 @@ async fn sighup_reloads_rules_and_keeps_unchanged_state() {
         after[0]["alerts"][0]["activeAt"], active_at,
         "the unchanged rule kept its alert: {after}"
     );
+    // `POST /-/reload`: an Alertmanager appears in the `alerting` section.
+    let client = reqwest::Client::new();
+    let reload = || async {
+        client
+            .post(format!("{}/-/reload", server.url))
+            .send()
+            .await
+            .unwrap()
+    };
+    let alertmanagers = || async {
+        let metrics = client
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("strata_notifications_alertmanagers "))
+            .map(str::to_string)
+    };
+    assert_eq!(alertmanagers().await.as_deref(), Some("0"));
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:1']\n",
+    )
+    .unwrap();
+    let r = reload().await;
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    assert_eq!(alertmanagers().await.as_deref(), Some("1"));
+    // An invalid rule file: 500 with the reason, nothing changes.
+    std::fs::write(dir.path().join("rules.yml"), "groups: [").unwrap();
+    let r = reload().await;
+    assert_eq!(r.status(), 500);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("rules.yml"), "{body}");
+    assert_eq!(rules().await.as_array().map(Vec::len), Some(2));
+    assert_eq!(alertmanagers().await.as_deref(), Some("1"));
+    // Pagination parameters are checked as Prometheus checks them.
+    for (query, status) in [
+        ("group_limit=0", 400),
+        ("group_limit=x", 400),
+        ("group_next_token=abc", 400),
+        ("group_limit=1&group_next_token=abc", 400),
+        ("group_limit=1", 200),
+    ] {
+        let r = client
+            .get(format!("{}/api/v1/rules?{query}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{query}");
+        let body: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        if status == 200 {
+            assert_eq!(body["data"]["groups"].as_array().map(Vec::len), Some(1));
+            assert!(body["data"].get("groupNextToken").is_none(), "{body}");
+        } else {
+            assert_eq!(body["errorType"], "bad_data", "{body}");
+        }
+    }
 }

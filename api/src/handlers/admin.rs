@@ -72,7 +72,7 @@ pub(crate) async fn clean_tombstones(
                 .into(),
         });
     };
-    (cleaner.0)().await.map_err(ApiError::internal)?;
+    cleaner.run().await.map_err(ApiError::internal)?;
     state.invalidate_snapshot();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,5 +1,5 @@
 //! The scrape side of the API: `/api/v1/targets` and the lifecycle endpoint `/-/reload`
-//! (which re-reads the scrape configuration; SIGHUP does the same).
+//! (which re-reads the configuration: scrape jobs, rules, Alertmanagers; SIGHUP does the same).
 
 use std::sync::Arc;
 
@@ -89,17 +89,17 @@ pub(crate) async fn targets(
     Ok(json::success(&Value::Object(data).to_string(), None))
 }
 
-/// `POST|PUT /-/reload`: re-reads the scrape configuration; an invalid one changes nothing
-/// and is reported with a 500, as in Prometheus.
+/// `POST|PUT /-/reload`: re-reads the configuration (scrape jobs, rules, Alertmanagers) as
+/// SIGHUP does; an invalid one changes nothing and is reported with a 500, as in Prometheus.
 pub(crate) async fn reload(State(state): State<Arc<ApiState>>) -> Response {
-    let Some(scraper) = state.scraper() else {
+    let Some(reloader) = state.reloader() else {
         return (
             StatusCode::FORBIDDEN,
-            "no scrape configuration to reload (start with --config)\n",
+            "no configuration to reload (start with --config)\n",
         )
             .into_response();
     };
-    match scraper.reload().await {
+    match reloader.run().await {
         Ok(()) => (StatusCode::OK, "").into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -82,7 +82,7 @@ pub(crate) async fn exemplars() -> Response {
 }
 
 /// `/api/v1/rules` with Prometheus' filters (`type`, `rule_name[]`, `rule_group[]`,
-/// `file[]`, `match[]`, `exclude_alerts`): the groups this process evaluates, or in a query tier those
+/// `file[]`, `match[]`, `exclude_alerts`, `group_limit`, `group_next_token`): the groups this process evaluates, or in a query tier those
 /// the evaluators wrote to the bucket.
 pub(crate) async fn rules(
     State(state): State<Arc<ApiState>>,
@@ -107,6 +107,32 @@ pub(crate) async fn rules(
         .into_iter()
         .map(|s| strata_query::parse_series_selector(s).map_err(|e| ApiError::param("match[]", e)))
         .collect::<Result<Vec<_>, _>>()?;
+    // Pagination, as Prometheus: `group_limit` > 0, `group_next_token` only with it.
+    let group_limit = match p.get("group_limit") {
+        None => None,
+        Some(v) => match v.parse::<i32>() {
+            Ok(n) if n > 0 => Some(n as usize),
+            Ok(_) => {
+                return Err(ApiError::param(
+                    "group_limit",
+                    "group_limit needs to be greater than 0",
+                ));
+            }
+            Err(e) => {
+                return Err(ApiError::param(
+                    "group_limit",
+                    format!("group_limit needs to be a valid number: {e}"),
+                ));
+            }
+        },
+    };
+    let group_next_token = p.get("group_next_token").filter(|t| !t.is_empty());
+    if group_next_token.is_some() && group_limit.is_none() {
+        return Err(ApiError::param(
+            "group_next_token",
+            "group_limit needs to be present in order to paginate over the groups",
+        ));
+    }
     let filter = strata_rules::api::RulesFilter {
         kind,
         rule_names: owned("rule_name[]"),
@@ -114,8 +140,11 @@ pub(crate) async fn rules(
         files: owned("file[]"),
         exclude_alerts,
         matchers,
+        group_limit,
+        group_next_token: group_next_token.map(String::from),
     };
-    let data = strata_rules::api::rules_json(&state.rule_groups().await?, &filter);
+    let data = strata_rules::api::rules_json(&state.rule_groups().await?, &filter)
+        .map_err(ApiError::bad_data)?;
     Ok(json::success(&data.to_string(), None))
 }
 
