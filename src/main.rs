@@ -52,6 +52,9 @@ enum Command {
     Scrape(cmd::scrape::Args),
     /// Run the stateless query tier alone (Prometheus HTTP API), for scale-out behind a balancer.
     QueryServer(cmd::serve::Args),
+    /// Run as an AWS Lambda function (what `bootstrap` runs): the role comes from
+    /// STRATA_LAMBDA_ROLE, the store from STRATA_STORE, more flags from STRATA_ARGS.
+    Lambda(cmd::lambda::Args),
     /// Evaluate recording and alerting rules (`--config FILE`, optionally one shard of the
     /// groups); `strata rules check FILE…` and `strata rules test FILE…` work as `promtool
     /// check rules` and `promtool test rules`.
@@ -85,14 +88,28 @@ fn quiet_panics() {
 
 fn main() -> ExitCode {
     quiet_panics();
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Lambda starts `bootstrap` without arguments: the command line comes from the
+    // environment, logs go to CloudWatch without colours (as JSON lines when the function's
+    // log format is JSON), at `info` unless RUST_LOG says otherwise.
+    let lambda = cmd::lambda::started_as_bootstrap();
+    let cli = if lambda {
+        Cli::parse_from(cmd::lambda::bootstrap_argv())
+    } else {
+        Cli::parse()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if lambda { "info" } else { "warn" })
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if lambda && std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f == "JSON") {
+        logs.json().with_ansi(false).init();
+    } else if lambda {
+        logs.with_ansi(false).init();
+    } else {
+        logs.init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,6 +132,7 @@ fn main() -> ExitCode {
             Command::Scrape(args) => cmd::scrape::run(&cli.store, args).await,
             Command::QueryServer(args) => cmd::serve::run(&cli.store, args, "query-server").await,
             Command::Rules(args) => cmd::rules::run(&cli.store, args).await,
+            Command::Lambda(args) => cmd::lambda::run(&cli.store, args).await,
         }
     });
     match result {

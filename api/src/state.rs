@@ -26,6 +26,10 @@ pub struct ApiConfig {
     /// Queries evaluated at once (`--query.max-concurrency`); more wait in a queue, within
     /// their timeout.
     pub max_concurrency: usize,
+    /// Commit remote writes before answering them (one block and one manifest record per
+    /// request), for processes that may be frozen or stopped right after answering (a
+    /// Lambda function); otherwise the write buffer commits them on its schedule.
+    pub commit_writes: bool,
 }
 
 impl Default for ApiConfig {
@@ -36,6 +40,7 @@ impl Default for ApiConfig {
             version: env!("CARGO_PKG_VERSION").to_string(),
             enable_admin_api: false,
             max_concurrency: 20,
+            commit_writes: false,
         }
     }
 }

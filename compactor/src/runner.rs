@@ -49,6 +49,25 @@ pub struct CompactReport {
     pub gc: GcReport,
 }
 
+impl CompactReport {
+    /// Adds another pass's counts (garbage collection: the latest pass's report).
+    pub fn absorb(&mut self, other: CompactReport) {
+        self.jobs += other.jobs;
+        self.failed += other.failed;
+        self.busy += other.busy;
+        self.deferred = other.deferred;
+        self.inputs += other.inputs;
+        self.outputs += other.outputs;
+        self.expired += other.expired;
+        self.quarantined += other.quarantined;
+        self.samples_in += other.samples_in;
+        self.samples_out += other.samples_out;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.gc = other.gc;
+    }
+}
+
 /// Counters and gauges of a compactor, served on `/metrics` as `strata_compactor_*`.
 #[derive(Debug, Default)]
 pub struct CompactorStats {
@@ -214,6 +233,25 @@ impl Compactor {
         deadline: Option<Instant>,
     ) -> Result<CompactReport, CompactorError> {
         self.pass(&self.config, |_, _| true, deadline).await
+    }
+
+    /// Passes until nothing is due (a merge can make another due: a rollup, then its
+    /// window) or `deadline` comes, at most 16: what `strata compact --once` and the
+    /// scheduled Lambda run.
+    pub async fn run_due(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<CompactReport, CompactorError> {
+        let mut total = CompactReport::default();
+        for _ in 0..16 {
+            let pass = self.run_once(deadline).await?;
+            let progressed = pass.jobs > 0;
+            total.absorb(pass);
+            if !progressed || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+        }
+        Ok(total)
     }
 
     /// Removes deleted samples physically now (Prometheus' `clean_tombstones`): runs every job

@@ -173,25 +173,7 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
         return Ok(());
     }
     let started = std::time::Instant::now();
-    // Passes until nothing is due: a merge can make another due (a rollup, then the window).
-    let mut total = strata_compactor::CompactReport::default();
-    for _ in 0..16 {
-        let r = compactor.run_once(None).await?;
-        let progressed = r.jobs > 0;
-        total.jobs += r.jobs;
-        total.failed += r.failed;
-        total.inputs += r.inputs;
-        total.outputs += r.outputs;
-        total.expired += r.expired;
-        total.quarantined += r.quarantined;
-        total.samples_in += r.samples_in;
-        total.samples_out += r.samples_out;
-        total.bytes_in += r.bytes_in;
-        total.bytes_out += r.bytes_out;
-        if !progressed {
-            break;
-        }
-    }
+    let total = compactor.run_due(None).await?;
     let c = store.request_counts();
     println!(
         "compacted: jobs={} inputs={} outputs={} samples={} bytes_in={} bytes_out={} expired={} failed={} quarantined={} seconds={:.3} requests=get:{},put:{},list:{},delete:{}",

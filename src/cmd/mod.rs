@@ -5,6 +5,7 @@ pub(crate) mod delete;
 pub(crate) mod gc;
 pub(crate) mod import;
 pub(crate) mod inspect;
+pub(crate) mod lambda;
 pub(crate) mod query;
 pub(crate) mod reload;
 pub(crate) mod rules;
@@ -28,8 +29,11 @@ pub(crate) fn format_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// A name for this process in manifest records.
+/// A name for this process in manifest records: its role, host (on Lambda, the execution
+/// environment's log stream) and process id.
 pub(crate) fn writer_name(role: &str) -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let host = std::env::var("HOSTNAME")
+        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_STREAM_NAME"))
+        .unwrap_or_else(|_| "localhost".into());
     format!("{role}@{host}/{}", std::process::id())
 }

@@ -22,32 +22,9 @@ pub(crate) struct Args {
     /// Address to serve the HTTP API on.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
-    /// Memory budget of the read cache (footers, series tables, data pages), e.g. 512MiB, 2GiB.
-    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
-    cache_size: u64,
-    /// Directory of an optional disk tier of the cache (data pages; kept across restarts).
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Budget of the disk tier.
-    #[arg(long, default_value = "10GiB", value_parser = parse_size)]
-    cache_disk_size: u64,
-    /// How stale the manifest snapshot may be; 0s lists the manifest log on every request, so
-    /// that data is queryable as soon as its commit lands.
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
-    manifest_refresh: Duration,
-    /// How far back an instant selector looks for a sample.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    lookback_delta: Duration,
-    /// Longest a query may run (requests may ask for less with `timeout`).
-    #[arg(long, default_value = "2m", value_parser = parse_duration)]
-    query_timeout: Duration,
-    /// Most samples a query may load or produce.
-    #[arg(long, default_value_t = 50_000_000)]
-    query_max_samples: usize,
-    /// Most queries evaluated at once; more wait (within their timeout), as Prometheus'
-    /// --query.max-concurrency.
-    #[arg(long = "query.max-concurrency", default_value_t = 20)]
-    query_max_concurrency: usize,
+    /// Query settings and the read cache.
+    #[command(flatten)]
+    pub(crate) query: QueryArgs,
     /// `serve` only: how often samples received by remote write are committed as blocks
     /// (the most a crash can lose). `query-server` receives nothing.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -71,8 +48,73 @@ pub(crate) struct Args {
     compact: super::compact::CompactArgs,
 }
 
+/// Settings of the query path, shared by `strata serve`, `strata query-server` and the
+/// Lambda query role.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct QueryArgs {
+    /// Memory budget of the read cache (footers, series tables, data pages), e.g. 512MiB, 2GiB.
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    pub(crate) cache_size: u64,
+    /// Directory of an optional disk tier of the cache (data pages; kept across restarts).
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Budget of the disk tier.
+    #[arg(long, default_value = "10GiB", value_parser = parse_size)]
+    pub(crate) cache_disk_size: u64,
+    /// How stale the manifest snapshot may be; 0s lists the manifest log on every request, so
+    /// that data is queryable as soon as its commit lands.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub(crate) manifest_refresh: Duration,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub(crate) lookback_delta: Duration,
+    /// Longest a query may run (requests may ask for less with `timeout`).
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub(crate) query_timeout: Duration,
+    /// Most samples a query may load or produce.
+    #[arg(long, default_value_t = 50_000_000)]
+    pub(crate) query_max_samples: usize,
+    /// Most queries evaluated at once; more wait (within their timeout), as Prometheus'
+    /// --query.max-concurrency.
+    #[arg(long = "query.max-concurrency", default_value_t = 20)]
+    pub(crate) query_max_concurrency: usize,
+}
+
+impl QueryArgs {
+    /// The read cache these settings describe.
+    pub(crate) fn cache(&self) -> Result<BlockCache, String> {
+        BlockCache::new(&CacheConfig {
+            memory_bytes: self.cache_size,
+            disk_dir: self.cache_dir.clone(),
+            disk_bytes: self.cache_disk_size,
+        })
+        .map_err(|e| format!("cannot open the cache directory: {e}"))
+    }
+
+    /// The API's settings (engine limits, manifest refresh, concurrency).
+    pub(crate) fn api_config(
+        &self,
+        replica_labels: &[String],
+        enable_admin_api: bool,
+    ) -> ApiConfig {
+        ApiConfig {
+            engine: EngineOptions {
+                lookback: self.lookback_delta,
+                max_samples: self.query_max_samples,
+                timeout: self.query_timeout,
+                replica_labels: replica_labels.to_vec(),
+                ..Default::default()
+            },
+            manifest_refresh: self.manifest_refresh,
+            enable_admin_api,
+            max_concurrency: self.query_max_concurrency,
+            ..Default::default()
+        }
+    }
+}
+
 /// Parses sizes like `512MiB`, `2GiB`, `100MB`, `4096`.
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -117,12 +159,7 @@ pub(crate) async fn shutdown_signal() {
 
 /// Serves the API until SIGINT/SIGTERM; `role` names the process in its start-up line.
 pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
-    let cache = BlockCache::new(&CacheConfig {
-        memory_bytes: args.cache_size,
-        disk_dir: args.cache_dir.clone(),
-        disk_bytes: args.cache_disk_size,
-    })
-    .map_err(|e| format!("cannot open the cache directory: {e}"))?;
+    let cache = args.query.cache()?;
     // The all-in-one process writes (remote write): its store must pass the conditional-write
     // check; the query tier only reads.
     let receives = role == "serve";
@@ -145,19 +182,9 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
             },
         )
     });
-    let config = ApiConfig {
-        engine: EngineOptions {
-            lookback: args.lookback_delta,
-            max_samples: args.query_max_samples,
-            timeout: args.query_timeout,
-            replica_labels: args.compact.replica_labels.clone(),
-            ..Default::default()
-        },
-        manifest_refresh: args.manifest_refresh,
-        enable_admin_api: args.enable_admin_api,
-        max_concurrency: args.query_max_concurrency,
-        ..Default::default()
-    };
+    let config = args
+        .query
+        .api_config(&args.compact.replica_labels, args.enable_admin_api);
     let config_engine = config.engine.clone();
     let state = ApiState::new(store.clone(), config, writer.clone());
     // Fail fast on an unreadable store rather than on the first request.

@@ -72,6 +72,26 @@ impl Store {
         Self::open_with(url, &[])
     }
 
+    /// Reads the one object `url` names (`s3://bucket/dir/key`, `file:///dir/key`, a local
+    /// path): its directory is opened as a store. `None` when it does not exist.
+    pub async fn read_url(url: &str) -> Result<Option<Bytes>> {
+        let (dir, name) = match url.rsplit_once('/') {
+            Some((dir, name))
+                if !name.is_empty() && !dir.ends_with(':') && !dir.ends_with(":/") =>
+            {
+                (dir, name)
+            }
+            Some(_) => {
+                return Err(StorageError::InvalidStoreUrl {
+                    url: url.to_string(),
+                    reason: "it names no object".into(),
+                });
+            }
+            None => (".", url),
+        };
+        Self::open(dir)?.get_opt(&Path::from(name)).await
+    }
+
     /// Like [`Store::open`], with S3 settings (`object_store` config keys such as
     /// `aws_endpoint`, `aws_allow_http`, `aws_access_key_id`) that override the environment.
     pub fn open_with(url: &str, s3_config: &[(&str, &str)]) -> Result<Self> {

@@ -9,6 +9,7 @@ mod cli;
 mod compact;
 mod conditional;
 mod faulty;
+mod lambda;
 mod manifest;
 mod rules;
 mod s3;

@@ -17,7 +17,8 @@ use crate::state::ApiState;
 pub(crate) const MAX_WRITE_BYTES: usize = 32 << 20;
 
 /// Answers as Prometheus' receiver does: 204 once the samples are accepted (buffered; see
-/// `strata_ingest::buffer` for when they are committed), 400 with a message for a bad
+/// `strata_ingest::buffer` for when they are committed — or committed before the answer
+/// with [`crate::ApiConfig::commit_writes`], where a failed commit is a 503), 400 with a message for a bad
 /// payload (nothing of it is kept), 415 for a content type or encoding it does not speak,
 /// 503 when the buffer is full (clients retry). A 2.0 answer says what was written in the
 /// `X-Prometheus-Remote-Write-*-Written` headers (native histograms and exemplars are not
@@ -57,7 +58,21 @@ pub(crate) async fn remote_write(
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
     let samples = decoded.samples;
-    match writer.append(decoded) {
+    let appended = writer.append(decoded);
+    if appended.is_ok()
+        && state.config.commit_writes
+        && let Err(e) = writer.flush().await
+    {
+        // The samples stay buffered for the next request's commit; the client retries too
+        // (a sample written twice reads once).
+        tracing::error!(error = %e, "remote write commit failed");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot commit the samples: {e}\n"),
+        )
+            .into_response();
+    }
+    match appended {
         Ok(()) if protocol == Protocol::V2 => (
             StatusCode::NO_CONTENT,
             [

@@ -343,6 +343,13 @@ impl ScrapeManager {
         let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
     }
 
+    /// The longest scrape interval of the configured jobs: a worker that runs for one
+    /// round (a scheduled function) runs this long to scrape every target once.
+    pub async fn longest_interval(&self) -> Option<Duration> {
+        let jobs = self.jobs.lock().await;
+        jobs.values().map(|j| j.settings.interval).max()
+    }
+
     /// The targets of every job.
     pub async fn targets(&self) -> TargetsView {
         let jobs = self.jobs.lock().await;
