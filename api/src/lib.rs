@@ -9,7 +9,8 @@
 //! to the manifest and `clean_tombstones` runs the compactor's rewrites. Block reads go through the store's cache (footers, series tables, byte
 //! ranges). Answers are Prometheus' JSON ([`json`]), errors its `errorType`s ([`ApiError`]),
 //! and every request is counted in Strata's own `/metrics`. `POST /api/v1/write` (in
-//! `strata serve`) decodes remote-write requests into the process's write buffer.
+//! `strata serve`) decodes remote-write requests into the process's write buffer. Every
+//! surface can sit behind `--web.config.file` ([`web`]: basic authentication, TLS, headers).
 
 pub mod error;
 mod handlers;
@@ -17,6 +18,7 @@ pub mod json;
 pub mod metrics;
 pub mod params;
 mod state;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,6 +32,7 @@ use axum::routing::{get, post};
 
 pub use error::{ApiError, ErrorType};
 pub use state::{ApiConfig, ApiState, AsyncAction, ExtraMetrics};
+pub use web::{WebConfigError, WebConfigFile};
 
 use handlers::{admin, labels, query, scrape, status, write};
 
@@ -108,22 +111,24 @@ async fn observe(State(state): State<Arc<ApiState>>, req: Request, next: Next) -
     response
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves, behind `web`
+/// (`--web.config.file`: basic authentication, TLS, headers) when given.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<ApiState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    web: Option<Arc<WebConfigFile>>,
 ) -> std::io::Result<()> {
-    serve_router(listener, router(state), shutdown).await
+    serve_router(listener, router(state), shutdown, web).await
 }
 
-/// Serves `app` (a [`router`] or [`worker_router`]) until `shutdown` resolves.
+/// Serves `app` (a [`router`] or [`worker_router`]) until `shutdown` resolves, behind
+/// `web` when given.
 pub async fn serve_router(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    web: Option<Arc<WebConfigFile>>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    web::serve(listener, app, shutdown, web).await
 }

@@ -105,6 +105,9 @@ pub(crate) struct Args {
     /// object-store requests) and health (`/-/healthy`) on this address, e.g. 0.0.0.0:9091.
     #[arg(long, conflicts_with = "once")]
     listen: Option<std::net::SocketAddr>,
+    /// Prometheus' web configuration file for --listen (basic authentication, TLS).
+    #[arg(long = "web.config.file", requires = "listen")]
+    web_config: Option<std::path::PathBuf>,
     /// Remove deleted samples from the blocks now (as Prometheus' clean_tombstones), then exit.
     #[arg(long, conflicts_with_all = ["once", "dry_run"])]
     clean_tombstones: bool,
@@ -149,6 +152,7 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
             humantime::format_duration(args.interval)
         );
         if let Some(addr) = args.listen {
+            let web = super::web_config(args.web_config.as_deref(), addr)?;
             let state = strata_api::ApiState::new(store.clone(), Default::default(), None);
             let stats = compactor.stats();
             state.set_extra_metrics(strata_api::ExtraMetrics(std::sync::Arc::new(move || {
@@ -165,6 +169,7 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
                 listener,
                 strata_api::worker_router(state),
                 super::serve::shutdown_signal(),
+                web,
             ));
         }
         compactor

@@ -29,6 +29,28 @@ pub(crate) fn format_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// The `--web.config.file` of a listener (basic authentication, TLS), checked now. Without
+/// one, a listener beyond loopback is open to anyone who reaches it: that is logged.
+pub(crate) fn web_config(
+    path: Option<&std::path::Path>,
+    listen: std::net::SocketAddr,
+) -> Result<Option<std::sync::Arc<strata_api::WebConfigFile>>, String> {
+    match path {
+        Some(p) => strata_api::WebConfigFile::open(p)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        None => {
+            if !listen.ip().is_loopback() {
+                tracing::warn!(
+                    %listen,
+                    "listening beyond loopback without --web.config.file: no authentication, no TLS"
+                );
+            }
+            Ok(None)
+        }
+    }
+}
+
 /// A name for this process in manifest records: its role, host (on Lambda, the execution
 /// environment's log stream) and process id.
 pub(crate) fn writer_name(role: &str) -> String {

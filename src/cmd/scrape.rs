@@ -39,6 +39,9 @@ pub(crate) struct Args {
     /// /api/v1/targets, /metrics).
     #[arg(long, default_value = "127.0.0.1:9091")]
     listen: SocketAddr,
+    /// Prometheus' web configuration file for those endpoints (basic authentication, TLS).
+    #[arg(long = "web.config.file")]
+    web_config: Option<PathBuf>,
     /// How often scraped samples are committed as blocks (the most a crash can lose).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     flush_interval: Duration,
@@ -109,20 +112,36 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
     reloadables.on_sighup(&stop_rx)?;
     state.set_reloader(reloadables.action());
     state.set_scraper(manager);
+    let web = super::web_config(args.web_config.as_deref(), args.listen)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     eprintln!(
-        "strata scrape: shard {} of {}, writing to {store}; endpoints on http://{addr}",
-        args.scrape.shard, args.scrape.shards
+        "strata scrape: shard {} of {}, writing to {store}; endpoints on {}://{addr}",
+        args.scrape.shard,
+        args.scrape.shards,
+        if web
+            .as_ref()
+            .is_some_and(|w| w.current().tls_server_config.is_some())
+        {
+            "https"
+        } else {
+            "http"
+        }
     );
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     let flusher = tokio::spawn(buffer.clone().run(stopped(stop_rx.clone()), log_flush));
-    strata_api::serve_router(listener, strata_api::worker_router(state), stopped(stop_rx)).await?;
+    strata_api::serve_router(
+        listener,
+        strata_api::worker_router(state),
+        stopped(stop_rx),
+        web,
+    )
+    .await?;
     // Scrapes in flight finish (or are abandoned after a few seconds), then a last flush
     // commits everything they appended, even after the flusher's own final flush.
     scraper.await?;

@@ -22,6 +22,10 @@ pub(crate) struct Args {
     /// Address to serve the HTTP API on.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// Prometheus' web configuration file (exporter-toolkit format): `basic_auth_users`
+    /// (bcrypt hashes), `tls_server_config`, `http_server_config.headers`.
+    #[arg(long = "web.config.file")]
+    web_config: Option<PathBuf>,
     /// Query settings and the read cache.
     #[command(flatten)]
     pub(crate) query: QueryArgs,
@@ -276,11 +280,20 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         reloadables.on_sighup(&stop_rx)?;
         state.set_reloader(reloadables.action());
     }
+    let web = super::web_config(args.web_config.as_deref(), args.listen)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
-    eprintln!("strata {role}: serving the Prometheus API of {store} on http://{addr}");
+    let scheme = if web
+        .as_ref()
+        .is_some_and(|w| w.current().tls_server_config.is_some())
+    {
+        "https"
+    } else {
+        "http"
+    };
+    eprintln!("strata {role}: serving the Prometheus API of {store} on {scheme}://{addr}");
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -295,7 +308,7 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
             super::scrape::log_flush(result);
         }))
     });
-    strata_api::serve(listener, state, stopped(stop_rx)).await?;
+    strata_api::serve(listener, state, stopped(stop_rx), web).await?;
     if let Some((_, task)) = scraper {
         task.await?;
     }

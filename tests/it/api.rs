@@ -58,6 +58,9 @@ pub(crate) fn start_strata(store: &str, args: &[&str]) -> Server {
         if let Some(rest) = line.split(" http://").nth(1) {
             break format!("http://{}", rest.trim());
         }
+        if let Some(rest) = line.split(" https://").nth(1) {
+            break format!("https://{}", rest.trim());
+        }
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
@@ -423,6 +426,37 @@ async fn imports_are_visible_at_once_and_warm_queries_need_no_get() {
 }
 
 /// A free loopback port.
+/// The real Prometheus, scraping itself every second and remote-writing to `strata` with the
+/// extra `remote_write` settings `write_settings` (YAML lines indented for the entry);
+/// its configuration and TSDB live in `dir`.
+pub(crate) fn start_prometheus_writing_to(
+    strata: &str,
+    dir: &std::path::Path,
+    write_settings: &str,
+) -> Server {
+    let port = free_port();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\nremote_write:\n  - url: {strata}/api/v1/write\n{write_settings}    queue_config:\n      batch_send_deadline: 1s\n"
+    );
+    let config_path = dir.join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus not found: install Debian's `prometheus` package (.ci/run does)");
+    Server {
+        child: prometheus,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -523,29 +557,7 @@ async fn prometheus_remote_writes_into_strata_serve() {
     );
 
     // The real Prometheus scrapes itself and remote-writes everything to Strata.
-    let port = free_port();
-    let config = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\nremote_write:\n  - url: {}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
-        strata.url
-    );
-    let config_path = dir.path().join("prometheus.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let prometheus = Command::new("prometheus")
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus not found: install Debian's `prometheus` package (.ci/run does)");
-    let _prometheus = Server {
-        child: prometheus,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-
+    let _prometheus = start_prometheus_writing_to(&strata.url, dir.path(), "");
     wait_for(
         &strata.url,
         "count(up{job=\"self\"}) and on() count(prometheus_build_info)",

@@ -40,9 +40,30 @@ pub(crate) async fn wait_for(
     within: Duration,
     done: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
+    wait_for_with(&reqwest::Client::new(), None, server, query, within, done).await
+}
+
+/// [`wait_for`] through `client`, with basic-auth credentials when given.
+pub(crate) async fn wait_for_with(
+    client: &reqwest::Client,
+    auth: Option<(&str, &str)>,
+    server: &str,
+    query: &str,
+    within: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = Instant::now() + within;
     loop {
-        let (_, body) = get(&query_url(server, query)).await;
+        let mut request = client.get(query_url(server, query));
+        if let Some((user, password)) = auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let body: Value = match request.send().await {
+            Ok(r) => {
+                serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or(Value::Null)
+            }
+            Err(_) => Value::Null,
+        };
         let result = body["data"]["result"]
             .as_array()
             .cloned()
