@@ -6,7 +6,8 @@ Measures, on the same data:
 - init: the bootstrap's INIT phase (spawn to its first `GET /runtime/invocation/next`, and the
   `init_ms` it logs), per role;
 - warm queries: median latency of instant and range queries through the fake Runtime API
-  (HTTP API 2.0 events) against the same queries over HTTP to `strata serve`;
+  (HTTP API 2.0 events) against the same queries over HTTP to `strata serve`, both with the
+  Lambda default `--manifest-refresh 10s` (so neither LISTs the manifest per query);
 - remote write: REQUESTS events of SAMPLES samples each (protobuf + snappy, base64 in the
   event), committed inside each request: latency and the object-store requests the function
   made (its own /metrics), scaled to a million samples, priced with AWS' list prices;
@@ -63,6 +64,9 @@ class Runtime:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as separate writes: without this, Nagle's algorithm
+            # and the client's delayed ACK add ~40 ms to every event.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
@@ -206,6 +210,12 @@ def snappy_literal(data):
     return bytes(out)
 
 
+def body_text(resp):
+    """The body of an HTTP answer (`/metrics` is OpenMetrics, which lambda_http base64s)."""
+    text = resp.get("body", "")
+    return base64.b64decode(text).decode() if resp.get("isBase64Encoded") else text
+
+
 def store_requests(metrics_text):
     counts = {}
     for m in re.finditer(r'^strata_object_store_requests_total\{operation="(\w+)"\} (\d+)', metrics_text, re.M):
@@ -248,7 +258,7 @@ def main():
         subprocess.run([args.strata, "--store", store, "import", "--quiet", data], check=True, env=env)
         serve_port = free_port()
         procs.append(subprocess.Popen([args.strata, "--store", store, "serve", "--listen", f"127.0.0.1:{serve_port}",
-                                       "--no-compact"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                       "--no-compact", "--manifest-refresh", "10s"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         serve = f"http://127.0.0.1:{serve_port}"
         for _ in range(300):
             try:
@@ -298,6 +308,12 @@ def main():
             ratios.append(ml / md)
             print(f"{kind + ' ' + q:96} {ml * 1000:>10.2f} {md * 1000:>9.2f} {ml / md:>6.2f}")
         print(f"{'median ratio':96} {'':>10} {'':>9} {statistics.median(ratios):>6.2f}")
+        resp, _ = runtime.invoke(http_event("GET", "/metrics"))
+        qcounts = store_requests(body_text(resp))
+        invocations = len(queries) * (args.runs + 1)
+        print(f"query function: {invocations} queries, object-store requests per query: " +
+              ", ".join(f"{k} {v / invocations:.2f}" for k, v in sorted(qcounts.items()) if v) +
+              " (the first run of each query fills the cache; LIST at most every 10 s)")
         print()
 
         # Write role: remote write committed inside each request.
@@ -317,7 +333,10 @@ def main():
             assert resp["statusCode"] == 204, resp
             latencies.append(took)
         resp, _ = wruntime.invoke(http_event("GET", "/metrics"))
-        counts = store_requests(resp["body"])
+        text = body_text(resp)
+        counts = store_requests(text)
+        if not counts:
+            raise RuntimeError(f"no object-store counts in /metrics: {resp['statusCode']} {text[:300]!r}")
         samples = args.requests * series * per_series
         per_m = {k: v * 1e6 / samples for k, v in counts.items()}
         gb_s = statistics.mean(latencies) * 1.0 * args.requests * 1e6 / samples
