@@ -14,6 +14,7 @@
 pub mod config;
 pub mod discovery;
 pub mod http;
+pub mod kubernetes;
 pub mod labelset;
 pub mod manager;
 pub mod relabel;

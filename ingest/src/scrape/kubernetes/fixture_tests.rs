@@ -1,0 +1,156 @@
+//! The pod, service and node roles against Prometheus' own discovery tests, transcribed in
+//! `ingest/tests/fixtures/kubernetes` (see its README for the format and semantics): the
+//! initial objects and the events of each case are replayed through the role's build
+//! function, with the namespaces filter applied as the API server would, and the final
+//! group of every source must equal Prometheus' expected group exactly — labels, target
+//! order and empty groups for deleted or IP-less objects included. Cases that need
+//! `attach_metadata` or `selectors` wait for the watch layer that provides them; the test
+//! counts what it ran, so a fixture cannot be skipped silently.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::objects::{Node, Pod, Service};
+use super::roles::{node_group, node_source, pod_group, pod_source, service_group, service_source};
+use crate::scrape::discovery::TargetGroup;
+
+fn fixtures(role: &str) -> Vec<(String, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubernetes");
+    let mut out = Vec::new();
+    for sub in [
+        "pod",
+        "service",
+        "node",
+        "endpoints",
+        "endpointslice",
+        "ingress",
+    ] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["role"] == role {
+                    out.push((path.display().to_string(), value));
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Whether the case needs what the build functions alone do not provide.
+fn needs_watch_layer(case: &Value) -> bool {
+    let attach = case["config"]["attach_metadata"]
+        .as_object()
+        .is_some_and(|m| m.values().any(|v| v == true));
+    let selectors = case["config"]["selectors"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty());
+    attach || selectors
+}
+
+/// Whether a namespaced object is watched under the case's `namespaces`.
+fn watched(case: &Value, namespace: &str) -> bool {
+    let ns = &case["config"]["namespaces"];
+    let mut names: Vec<&str> = ns["names"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if ns["own_namespace"] == true {
+        names.push(case["own_namespace"].as_str().unwrap_or("own-ns"));
+    }
+    names.is_empty() || names.contains(&namespace)
+}
+
+fn as_expected(g: &TargetGroup) -> Value {
+    serde_json::json!({ "targets": g.targets, "labels": g.labels })
+}
+
+/// Replays one case; returns the final groups by source.
+fn replay(case: &Value, kind: &str) -> BTreeMap<String, Value> {
+    let mut groups = BTreeMap::new();
+    let mut apply = |object: &Value, deleted: bool| {
+        if object["kind"] != kind {
+            return;
+        }
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        if kind != "Node" && !watched(case, namespace) {
+            return;
+        }
+        let (source, group) = match kind {
+            "Pod" => {
+                let pod: Pod = serde_json::from_value(object.clone()).unwrap();
+                (pod_source(namespace, name), Some(pod_group(&pod)))
+            }
+            "Service" => {
+                let svc: Service = serde_json::from_value(object.clone()).unwrap();
+                (service_source(namespace, name), Some(service_group(&svc)))
+            }
+            _ => {
+                let node: Node = serde_json::from_value(object.clone()).unwrap();
+                (node_source(name), node_group(&node))
+            }
+        };
+        if deleted {
+            groups.insert(source, serde_json::json!({"targets": [], "labels": {}}));
+        } else if let Some(g) = group {
+            groups.insert(source, as_expected(&g));
+        }
+    };
+    for object in case["objects"].as_array().into_iter().flatten() {
+        apply(object, false);
+    }
+    for event in case["events"].as_array().into_iter().flatten() {
+        apply(&event["object"], event["type"] == "DELETED");
+    }
+    groups
+}
+
+fn run_role(role: &str, kind: &str) -> (usize, usize) {
+    let cases = fixtures(role);
+    assert!(!cases.is_empty(), "no {role} fixtures");
+    let mut ran = 0;
+    for (path, case) in &cases {
+        if needs_watch_layer(case) {
+            continue;
+        }
+        let got = replay(case, kind);
+        let want: BTreeMap<String, Value> = case["expected"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            serde_json::to_string_pretty(&got).unwrap(),
+            serde_json::to_string_pretty(&want).unwrap(),
+            "{path}"
+        );
+        ran += 1;
+    }
+    (ran, cases.len())
+}
+
+#[test]
+fn pod_role_matches_prometheus() {
+    let (ran, total) = run_role("pod", "Pod");
+    assert_eq!((ran, total), (8, 19), "cases run of all pod fixtures");
+}
+
+#[test]
+fn service_role_matches_prometheus() {
+    let (ran, total) = run_role("service", "Service");
+    assert_eq!((ran, total), (6, 8), "cases run of all service fixtures");
+}
+
+#[test]
+fn node_role_matches_prometheus() {
+    let (ran, total) = run_role("node", "Node");
+    assert_eq!((ran, total), (9, 9), "cases run of all node fixtures");
+}
