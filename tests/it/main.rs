@@ -10,6 +10,7 @@ mod compact;
 mod conditional;
 mod faulty;
 mod infra;
+mod kubernetes;
 mod lambda;
 mod manifest;
 mod rules;

@@ -1,5 +1,6 @@
 //! Prometheus' configuration file, the parts a scrape worker uses: `global` and
-//! `scrape_configs` (with `static_configs`, `file_sd_configs` and `http_sd_configs`).
+//! `scrape_configs` (with `static_configs`, `file_sd_configs`, `http_sd_configs` and
+//! `kubernetes_sd_configs`).
 //!
 //! Loading is strict like Prometheus': an unknown field, a bad duration, an invalid regex or
 //! an inconsistent setting refuses the whole file, and the error names the field
@@ -361,8 +362,54 @@ fn one_minute() -> PromDuration {
     PromDuration(Duration::from_secs(60))
 }
 
+/// `kubernetes_sd_configs:` entry, as Prometheus 3 reads it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct KubernetesSdConfig {
+    /// `node`, `service`, `pod`, `endpoints`, `endpointslice` or `ingress`.
+    pub role: String,
+    /// The API server's URL; absent: in-cluster (the pod's service account).
+    #[serde(default)]
+    pub api_server: Option<String>,
+    #[serde(default)]
+    pub kubeconfig_file: Option<PathBuf>,
+    #[serde(default)]
+    pub namespaces: KubernetesNamespaces,
+    #[serde(default)]
+    pub selectors: Vec<KubernetesSelector>,
+    #[serde(default)]
+    pub attach_metadata: BTreeMap<String, bool>,
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
+    #[serde(flatten)]
+    other: BTreeMap<String, serde_yaml_ng::Value>,
+}
+
+/// `namespaces:` of a Kubernetes SD config (none: every namespace).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesNamespaces {
+    #[serde(default)]
+    pub own_namespace: bool,
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// `selectors:` entry: label and field selectors the API server applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSelector {
+    pub role: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub field: String,
+}
+
+/// Kubernetes SD roles Strata discovers so far.
+pub const KUBERNETES_ROLES: [&str; 3] = ["pod", "service", "node"];
+
 /// Discovery mechanisms Prometheus has and Strata does not (yet): refused by name.
-const UNSUPPORTED_SD: [&str; 28] = [
+const UNSUPPORTED_SD: [&str; 27] = [
     "azure_sd_configs",
     "consul_sd_configs",
     "digitalocean_sd_configs",
@@ -374,7 +421,6 @@ const UNSUPPORTED_SD: [&str; 28] = [
     "gce_sd_configs",
     "hetzner_sd_configs",
     "ionos_sd_configs",
-    "kubernetes_sd_configs",
     "kuma_sd_configs",
     "lightsail_sd_configs",
     "linode_sd_configs",
@@ -426,6 +472,8 @@ pub struct ScrapeConfig {
     pub file_sd_configs: Vec<FileSdConfig>,
     #[serde(default)]
     pub http_sd_configs: Vec<HttpSdConfig>,
+    #[serde(default)]
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     #[serde(default)]
     pub relabel_configs: Vec<RelabelConfig>,
     #[serde(default)]
@@ -680,10 +728,14 @@ impl Config {
                     );
                 }
             }
+            for (j, k) in sc.kubernetes_sd_configs.iter().enumerate() {
+                let at = |f: &str| at(&format!("kubernetes_sd_configs[{j}].{f}"));
+                k.validate(&at)?;
+            }
             if let Some(field) = sc.other_sd.keys().next() {
                 let message = if UNSUPPORTED_SD.contains(&field.as_str()) {
                     "service discovery not supported by Strata yet (use static_configs, \
-                     file_sd_configs or http_sd_configs)"
+                     file_sd_configs, http_sd_configs or kubernetes_sd_configs)"
                         .to_string()
                 } else {
                     format!("unknown field `{field}`")
@@ -710,6 +762,112 @@ impl Config {
         .filter(|(_, present)| *present)
         .map(|(name, _)| name)
         .collect()
+    }
+}
+
+impl KubernetesSdConfig {
+    /// Prometheus' checks, plus what Strata does not discover yet, refused by name.
+    fn validate(&self, at: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        let err = |path: String, message: &str| {
+            Err(ConfigError {
+                path,
+                message: message.to_string(),
+            })
+        };
+        const ALL: [&str; 6] = [
+            "node",
+            "service",
+            "pod",
+            "endpoints",
+            "endpointslice",
+            "ingress",
+        ];
+        if !ALL.contains(&self.role.as_str()) {
+            return err(at("role"), &format!("invalid role {:?}", self.role));
+        }
+        if !KUBERNETES_ROLES.contains(&self.role.as_str()) {
+            return err(
+                at("role"),
+                &format!(
+                    "role {} is not supported by Strata yet (supported: {})",
+                    self.role,
+                    KUBERNETES_ROLES.join(", ")
+                ),
+            );
+        }
+        if let Some(field) = self.other.keys().next() {
+            return err(at(field), &format!("unknown field `{field}`"));
+        }
+        if self.kubeconfig_file.is_some() {
+            if self.api_server.is_some() {
+                return err(
+                    at("kubeconfig_file"),
+                    "cannot use 'kubeconfig_file' and 'api_server' simultaneously",
+                );
+            }
+            return err(
+                at("kubeconfig_file"),
+                "kubeconfig_file is not supported by Strata yet: set api_server with the HTTP \
+                 client settings, or run in the cluster",
+            );
+        }
+        if let Some(server) = &self.api_server {
+            let url = url::Url::parse(server);
+            if !matches!(&url, Ok(u) if u.scheme() == "http" || u.scheme() == "https") {
+                return err(
+                    at("api_server"),
+                    &format!("{server:?} is not an http(s) URL"),
+                );
+            }
+        }
+        validate_http(&self.http, at)?;
+        if let Some((key, _)) = self.attach_metadata.iter().find(|(_, on)| **on) {
+            return err(
+                at(&format!("attach_metadata.{key}")),
+                "attach_metadata is not supported by Strata yet",
+            );
+        }
+        let allowed: &[&str] = match self.role.as_str() {
+            "pod" => &["pod", "node"],
+            "service" => &["service"],
+            _ => &["node"],
+        };
+        let mut seen = Vec::new();
+        for (i, sel) in self.selectors.iter().enumerate() {
+            if !allowed.contains(&sel.role.as_str()) {
+                return err(
+                    at(&format!("selectors[{i}].role")),
+                    &format!(
+                        "{} role supports only {} selectors",
+                        self.role,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+            if seen.contains(&sel.role.as_str()) {
+                return err(
+                    at(&format!("selectors[{i}].role")),
+                    &format!("duplicated selector role: {}", sel.role),
+                );
+            }
+            seen.push(sel.role.as_str());
+            if sel.role != self.role {
+                return err(
+                    at(&format!("selectors[{i}].role")),
+                    "selectors on other roles need attach_metadata, which Strata does not support yet",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The label and field selectors the API server applies to this role's objects.
+    pub fn own_selector(&self) -> (String, String) {
+        self.selectors
+            .iter()
+            .find(|s| s.role == self.role)
+            .map(|s| (s.label.clone(), s.field.clone()))
+            .unwrap_or_default()
     }
 }
 

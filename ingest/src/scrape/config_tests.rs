@@ -136,9 +136,39 @@ fn errors_name_the_field() {
             "modulus",
         ),
         (
-            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod}]}]",
-            "scrape_configs[0].kubernetes_sd_configs",
+            "scrape_configs: [{job_name: a, consul_sd_configs: [{server: x}]}]",
+            "scrape_configs[0].consul_sd_configs",
             "not supported",
+        ),
+        (
+            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: endpoints}]}]",
+            "scrape_configs[0].kubernetes_sd_configs[0].role",
+            "role endpoints is not supported by Strata yet",
+        ),
+        (
+            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pods}]}]",
+            "scrape_configs[0].kubernetes_sd_configs[0].role",
+            "invalid role",
+        ),
+        (
+            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, attach_metadata: {node: true}}]}]",
+            "scrape_configs[0].kubernetes_sd_configs[0].attach_metadata.node",
+            "not supported",
+        ),
+        (
+            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, selectors: [{role: service, label: a=b}]}]}]",
+            "scrape_configs[0].kubernetes_sd_configs[0].selectors[0].role",
+            "pod role supports only pod, node selectors",
+        ),
+        (
+            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, api_server: 'https://k', kubeconfig_file: k}]}]",
+            "scrape_configs[0].kubernetes_sd_configs[0].kubeconfig_file",
+            "simultaneously",
+        ),
+        (
+            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, namespace: [a]}]}]",
+            "scrape_configs[0].kubernetes_sd_configs[0].namespace",
+            "unknown field",
         ),
         (
             "scrape_configs: [{job_name: a, scrape_intervall: 1m}]",
@@ -195,3 +225,20 @@ fn sizes_and_durations() {
     assert!(parse_byte_size("1.5MB").is_err());
     assert_eq!(PromDuration(Duration::from_secs(90)).to_string(), "1m30s");
 }
+
+#[test]
+fn kubernetes_sd_configs_as_prometheus_reads_them() {
+    let c = Config::parse(
+        "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: pod\n        api_server: https://k8s.example:6443\n        namespaces: {names: [a, b], own_namespace: false}\n        selectors: [{role: pod, label: app=web, field: spec.nodeName=n1}]\n        authorization: {credentials: t}\n        tls_config: {insecure_skip_verify: true}\n",
+    )
+    .unwrap();
+    let k = &c.scrape_configs[0].kubernetes_sd_configs[0];
+    assert_eq!(k.role, "pod");
+    assert_eq!(k.namespaces.names, ["a", "b"]);
+    assert_eq!(
+        k.own_selector(),
+        ("app=web".to_string(), "spec.nodeName=n1".to_string())
+    );
+    assert!(k.http.tls_config.insecure_skip_verify);
+}
+

@@ -63,6 +63,16 @@ pub struct Provider {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+impl Provider {
+    /// A provider publishing on `groups` from `task` (stopped when the provider is dropped).
+    pub fn with_task(groups: Groups, task: tokio::task::JoinHandle<()>) -> Self {
+        Self {
+            groups,
+            task: Some(task),
+        }
+    }
+}
+
 impl Drop for Provider {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {

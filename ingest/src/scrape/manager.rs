@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 use super::config::{Config, GlobalConfig, JobSettings, ScrapeConfig};
 use super::discovery::{self, Provider};
 use super::http::HttpClient;
+use super::kubernetes::provider::kubernetes_provider;
 use super::scrape_loop::{JobContext, ScrapeLoop, Stop, TargetHealth};
 use super::target::{DroppedTarget, Target, shard_of, targets_of};
 use crate::buffer::WriteBuffer;
@@ -183,7 +184,14 @@ impl ScrapeManager {
         // Build every new job's clients first: a bad certificate refuses the whole reload
         // before anything running is touched.
         let mut jobs = self.jobs.lock().await;
-        let mut fresh: Vec<(ScrapeConfig, JobSettings, JobContext, Vec<HttpClient>)> = Vec::new();
+        #[allow(clippy::type_complexity)]
+        let mut fresh: Vec<(
+            ScrapeConfig,
+            JobSettings,
+            JobContext,
+            Vec<HttpClient>,
+            Vec<Provider>,
+        )> = Vec::new();
         for sc in &config.scrape_configs {
             let settings = sc.settings(&config.global);
             let unchanged = jobs.get(&sc.job_name).is_some_and(|j| {
@@ -197,7 +205,15 @@ impl ScrapeManager {
                     .map(|h| HttpClient::new(&h.http, true))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| format!("job {:?}: http_sd_configs: {e}", sc.job_name))?;
-                fresh.push((sc.clone(), settings, context, sd_clients));
+                // Kubernetes discovery starts here (its watches are shared per process): a
+                // configuration it cannot use refuses the reload before anything changes.
+                let kubernetes = sc
+                    .kubernetes_sd_configs
+                    .iter()
+                    .map(|k| kubernetes_provider(k, self.changed.clone()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+                fresh.push((sc.clone(), settings, context, sd_clients, kubernetes));
             }
         }
         let mut stopping = Vec::new();
@@ -211,8 +227,8 @@ impl ScrapeManager {
                 stopping.extend(job.stop_all(if still { Stop::Quiet } else { Stop::Gone }));
             }
         }
-        for (sc, settings, context, sd_clients) in fresh {
-            let mut providers = Vec::new();
+        for (sc, settings, context, sd_clients, kubernetes) in fresh {
+            let mut providers = kubernetes;
             if !sc.static_configs.is_empty() {
                 providers.push(discovery::static_provider(&sc.static_configs));
             }

@@ -1,14 +1,19 @@
-//! Kubernetes service discovery (`kubernetes_sd_configs`), being built: the object model
-//! ([`objects`]), the meta labels common to every role ([`labels`]) and the translation of
-//! objects to target groups per role ([`roles`]), pinned by Prometheus' own discovery test
-//! cases (`ingest/tests/fixtures/kubernetes`). The API client (list, then watch from the
-//! resource version, relist on 410 Gone, bookmarks) and the provider that plugs these into
-//! the scrape manager come next; until then the configuration loader refuses
-//! `kubernetes_sd_configs` as before.
+//! Kubernetes service discovery (`kubernetes_sd_configs`). Data flow: [`provider`] resolves
+//! the API server and credentials and takes the process's shared [`watch`] of the role's
+//! objects (LIST, then WATCH from the resource version; relist on 410 Gone; bookmarks) in
+//! each namespace → the objects, parsed into the slim model of [`objects`], become target
+//! groups with Prometheus' meta labels ([`roles`], [`labels`]) → the scrape manager syncs its
+//! targets from them like any other provider's.
+//!
+//! Roles `pod`, `service` and `node` are discovered, pinned by Prometheus' own discovery
+//! test cases (`ingest/tests/fixtures/kubernetes`); `endpoints`, `endpointslice`, `ingress`
+//! and `attach_metadata` are refused by name in the configuration until they are.
 
 pub mod labels;
 pub mod objects;
+pub mod provider;
 pub mod roles;
+pub mod watch;
 
 #[cfg(test)]
 mod fixture_tests;

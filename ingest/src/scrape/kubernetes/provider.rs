@@ -1,0 +1,155 @@
+//! The discovery provider of one `kubernetes_sd_configs` entry: it resolves the API server
+//! and credentials (`api_server` with the HTTP client settings, or in-cluster: the pod's
+//! service-account token and CA, re-read as they rotate), takes the process's shared watch of
+//! the role's objects in each configured namespace (all namespaces when none are named), and
+//! turns the current objects into target groups with [`super::roles`] whenever they change.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+
+use super::objects::{Node, Pod, Service};
+use super::roles;
+use super::watch::{ObjectWatch, Objects, WatchKey, shared};
+use crate::scrape::config::{Authorization, HttpClientConfig, KubernetesSdConfig};
+use crate::scrape::discovery::{Provider, TargetGroup};
+use crate::scrape::http::HttpClient;
+
+/// Where a pod finds its service account.
+const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The API server URL and client settings of `config`.
+fn connection(config: &KubernetesSdConfig) -> Result<(String, HttpClientConfig), String> {
+    if let Some(server) = &config.api_server {
+        return Ok((
+            server.trim_end_matches('/').to_string(),
+            config.http.clone(),
+        ));
+    }
+    let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| {
+        "kubernetes_sd_configs: no api_server, and not running in a cluster \
+         (KUBERNETES_SERVICE_HOST is not set)"
+            .to_string()
+    })?;
+    let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let mut http = config.http.clone();
+    if http.authorization.is_none() && http.basic_auth.is_none() {
+        http.authorization = Some(Authorization {
+            kind: "Bearer".into(),
+            credentials: Default::default(),
+            credentials_file: Some(PathBuf::from(SERVICE_ACCOUNT).join("token")),
+        });
+    }
+    if http.tls_config.ca_file.is_none() && http.tls_config.ca.is_none() {
+        http.tls_config.ca_file = Some(PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"));
+    }
+    Ok((format!("https://{host}:{port}"), http))
+}
+
+/// The namespaces to watch (`None`: all of them, one cluster-wide watch).
+fn namespaces(config: &KubernetesSdConfig) -> Result<Option<Vec<String>>, String> {
+    if config.role == "node" {
+        return Ok(None);
+    }
+    let mut names = config.namespaces.names.clone();
+    if config.namespaces.own_namespace {
+        let own = std::fs::read_to_string(PathBuf::from(SERVICE_ACCOUNT).join("namespace"))
+            .map_err(|e| format!("kubernetes_sd_configs: own_namespace: {e}"))?;
+        names.push(own.trim().to_string());
+    }
+    Ok((!names.is_empty()).then_some(names))
+}
+
+/// The collection path of `role`'s objects in `namespace` (or cluster-wide).
+fn path(role: &str, namespace: Option<&str>) -> String {
+    let plural = match role {
+        "pod" => "pods",
+        "service" => "services",
+        _ => "nodes",
+    };
+    match namespace {
+        Some(ns) => format!("/api/v1/namespaces/{ns}/{plural}"),
+        None => format!("/api/v1/{plural}"),
+    }
+}
+
+/// The target groups of `role` for the current objects, sorted by source.
+pub fn groups(role: &str, objects: &[Arc<Objects>]) -> Vec<TargetGroup> {
+    let mut out = Vec::new();
+    for set in objects {
+        for object in set.values() {
+            let group = match role {
+                "pod" => serde_json::from_value::<Pod>(object.clone())
+                    .ok()
+                    .map(|p| roles::pod_group(&p)),
+                "service" => serde_json::from_value::<Service>(object.clone())
+                    .ok()
+                    .map(|s| roles::service_group(&s)),
+                _ => serde_json::from_value::<Node>(object.clone())
+                    .ok()
+                    .and_then(|n| roles::node_group(&n)),
+            };
+            // An object without targets (a pod without an IP yet) has no group to keep.
+            if let Some(g) = group.filter(|g| !g.targets.is_empty()) {
+                out.push(g);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.source.cmp(&b.source));
+    out
+}
+
+/// Starts discovery for `config`; `changed` is poked when the groups change.
+pub fn kubernetes_provider(
+    config: &KubernetesSdConfig,
+    changed: Arc<Notify>,
+) -> Result<Provider, String> {
+    let (server, http) = connection(config)?;
+    let client = Arc::new(HttpClient::new(&http, true)?);
+    let (label_selector, field_selector) = config.own_selector();
+    let credentials = format!("{http:?}");
+    let watches: Vec<Arc<ObjectWatch>> = match namespaces(config)? {
+        None => vec![None],
+        Some(names) => names.into_iter().map(Some).collect(),
+    }
+    .into_iter()
+    .map(|ns: Option<String>| {
+        let key = WatchKey {
+            server: server.clone(),
+            path: path(&config.role, ns.as_deref()),
+            label_selector: label_selector.clone(),
+            field_selector: field_selector.clone(),
+            credentials: credentials.clone(),
+        };
+        shared(key, client.clone())
+    })
+    .collect();
+    let (tx, rx) = watch::channel(Arc::new(Vec::new()));
+    let role = config.role.clone();
+    // The task holds `watches`: the shared watches run as long as it does.
+    let task = tokio::spawn(async move {
+        let mut receivers: Vec<_> = watches.iter().map(|w| w.objects.clone()).collect();
+        loop {
+            let current: Vec<Arc<Objects>> = receivers
+                .iter_mut()
+                .map(|r| r.borrow_and_update().clone())
+                .collect();
+            let _ = tx.send(Arc::new(groups(&role, &current)));
+            changed.notify_one();
+            let any =
+                futures::future::select_all(receivers.iter_mut().map(|r| Box::pin(r.changed())));
+            if any.await.0.is_err() {
+                return;
+            }
+            // Let a burst of events settle into one update.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    Ok(Provider::with_task(rx, task))
+}
