@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,14 +23,15 @@ use crate::api::{get as http_get, start_strata};
 #[derive(Default)]
 struct Inner {
     version: u64,
-    pods: BTreeMap<String, Value>,
-    /// (version, type, object) of every change.
-    log: Vec<(u64, &'static str, Value)>,
+    /// Objects by (collection, name): `pods`, `services`, `endpointslices`.
+    objects: BTreeMap<(String, String), Value>,
+    /// (version, collection, type, object) of every change.
+    log: Vec<(u64, String, &'static str, Value)>,
     /// Watches from a version below this get `410 Gone`.
     compacted_below: u64,
 }
 
-/// A fake Kubernetes API server holding pods.
+/// A fake Kubernetes API server holding pods, services and endpoint slices.
 #[derive(Clone)]
 struct FakeApi {
     inner: Arc<Mutex<Inner>>,
@@ -66,24 +67,39 @@ impl FakeApi {
             watches: Arc::default(),
         };
         let app = Router::new()
-            .route("/api/v1/pods", get(pods))
-            .route("/api/v1/namespaces/{ns}/pods", get(pods))
+            .route("/api/v1/{plural}", get(collection))
+            .route("/api/v1/namespaces/{ns}/{plural}", get(namespaced))
+            .route("/apis/discovery.k8s.io/v1/{plural}", get(collection))
+            .route(
+                "/apis/discovery.k8s.io/v1/namespaces/{ns}/{plural}",
+                get(namespaced),
+            )
             .with_state(api.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         api
     }
 
     fn change(&self, kind: &'static str, name: &str, port: u16) {
+        self.put(kind, "pods", |v| pod(name, port, v));
+    }
+
+    /// Applies one change to `plural`; `make` builds the object at its new version.
+    fn put(&self, kind: &'static str, plural: &str, make: impl FnOnce(u64) -> Value) {
         let mut inner = self.inner.lock().unwrap();
         inner.version += 1;
         let v = inner.version;
-        let object = pod(name, port, v);
+        let object = make(v);
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let key = (plural.to_string(), name);
         if kind == "DELETED" {
-            inner.pods.remove(name);
+            inner.objects.remove(&key);
         } else {
-            inner.pods.insert(name.to_string(), object.clone());
+            inner.objects.insert(key, object.clone());
         }
-        inner.log.push((v, kind, object));
+        inner.log.push((v, plural.to_string(), kind, object));
         drop(inner);
         self.changes.send_modify(|g| *g += 1);
     }
@@ -100,9 +116,26 @@ impl FakeApi {
     }
 }
 
-async fn pods(State(api): State<FakeApi>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn collection(
+    State(api): State<FakeApi>,
+    Path(plural): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    list_or_watch(api, plural, q).await
+}
+
+async fn namespaced(
+    State(api): State<FakeApi>,
+    Path((_ns, plural)): Path<(String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    // Every object of this fake lives in `default`.
+    list_or_watch(api, plural, q).await
+}
+
+async fn list_or_watch(api: FakeApi, plural: String, q: BTreeMap<String, String>) -> Response {
     if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-        return watch_pods(api, q).await;
+        return watch_objects(api, plural, q).await;
     }
     // LIST, paged by name.
     let inner = api.inner.lock().unwrap();
@@ -111,19 +144,16 @@ async fn pods(State(api): State<FakeApi>, Query(q): Query<BTreeMap<String, Strin
         .and_then(|l| l.parse().ok())
         .unwrap_or(usize::MAX);
     let after = q.get("continue").cloned().unwrap_or_default();
-    let items: Vec<Value> = inner
-        .pods
+    let all: Vec<&Value> = inner
+        .objects
         .iter()
-        .filter(|(name, _)| after.is_empty() || name.as_str() > after.as_str())
-        .take(limit)
-        .map(|(_, p)| p.clone())
+        .filter(|((p, name), _)| {
+            *p == plural && (after.is_empty() || name.as_str() > after.as_str())
+        })
+        .map(|(_, o)| o)
         .collect();
-    let more = inner
-        .pods
-        .keys()
-        .filter(|n| after.is_empty() || n.as_str() > after.as_str())
-        .count()
-        > items.len();
+    let items: Vec<Value> = all.iter().take(limit).map(|o| (*o).clone()).collect();
+    let more = all.len() > items.len();
     let token = if more {
         items
             .last()
@@ -133,13 +163,13 @@ async fn pods(State(api): State<FakeApi>, Query(q): Query<BTreeMap<String, Strin
     } else {
         String::new()
     };
-    let list = json!({"kind": "PodList", "apiVersion": "v1",
+    let list = json!({"kind": "List", "apiVersion": "v1",
         "metadata": {"resourceVersion": inner.version.to_string(), "continue": token},
         "items": items});
     ([("Content-Type", "application/json")], list.to_string()).into_response()
 }
 
-async fn watch_pods(api: FakeApi, q: BTreeMap<String, String>) -> Response {
+async fn watch_objects(api: FakeApi, plural: String, q: BTreeMap<String, String>) -> Response {
     *api.watches.lock().unwrap() += 1;
     let from: u64 = q
         .get("resourceVersion")
@@ -156,40 +186,43 @@ async fn watch_pods(api: FakeApi, q: BTreeMap<String, String>) -> Response {
     cut.borrow_and_update();
     let stream = futures::stream::unfold(
         (api, from, changes.clone(), cut, false),
-        move |(api, mut seen, mut changes, mut cut, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let pending: Vec<(u64, &'static str, Value)> = api
-                    .inner
-                    .lock()
-                    .unwrap()
-                    .log
-                    .iter()
-                    .filter(|(v, ..)| *v > seen)
-                    .cloned()
-                    .collect();
-                if !pending.is_empty() {
-                    let mut text = String::new();
-                    for (v, kind, object) in pending {
-                        seen = v;
-                        text.push_str(&json!({"type": kind, "object": object}).to_string());
-                        text.push('\n');
-                    }
-                    return Some((
-                        Ok::<_, std::io::Error>(text),
-                        (api, seen, changes, cut, false),
-                    ));
+        move |(api, mut seen, mut changes, mut cut, done)| {
+            let plural = plural.clone();
+            async move {
+                if done {
+                    return None;
                 }
-                tokio::select! {
-                    _ = changes.changed() => continue,
-                    _ = cut.changed() => return None,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                        let v = api.inner.lock().unwrap().version;
-                        let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Pod",
-                            "apiVersion": "v1", "metadata": {"resourceVersion": v.to_string()}}});
-                        return Some((Ok(format!("{bookmark}\n")), (api, seen, changes, cut, false)));
+                loop {
+                    let pending: Vec<(u64, String, &'static str, Value)> = api
+                        .inner
+                        .lock()
+                        .unwrap()
+                        .log
+                        .iter()
+                        .filter(|(v, p, ..)| *v > seen && *p == plural)
+                        .cloned()
+                        .collect();
+                    if !pending.is_empty() {
+                        let mut text = String::new();
+                        for (v, _, kind, object) in pending {
+                            seen = v;
+                            text.push_str(&json!({"type": kind, "object": object}).to_string());
+                            text.push('\n');
+                        }
+                        return Some((
+                            Ok::<_, std::io::Error>(text),
+                            (api, seen, changes, cut, false),
+                        ));
+                    }
+                    tokio::select! {
+                        _ = changes.changed() => continue,
+                        _ = cut.changed() => return None,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                            let v = api.inner.lock().unwrap().version;
+                            let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Pod",
+                                "apiVersion": "v1", "metadata": {"resourceVersion": v.to_string()}}});
+                            return Some((Ok(format!("{bookmark}\n")), (api, seen, changes, cut, false)));
+                        }
                     }
                 }
             }
@@ -347,4 +380,72 @@ async fn two_workers_split_the_pods() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 6, "every pod on exactly one worker: {seen:?}");
+}
+
+fn service(version: u64) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default", "resourceVersion": version.to_string(),
+                     "labels": {"team": "a"}},
+        "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.9",
+                 "ports": [{"name": "metrics", "port": 80, "protocol": "TCP"}]}})
+}
+
+fn slice(version: u64, endpoints: &[(&str, u16)]) -> Value {
+    // One slice per port in this fake: its endpoints all listen on the same port.
+    let port = endpoints.first().map_or(0, |e| e.1);
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-abc", "namespace": "default", "resourceVersion": version.to_string(),
+                     "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "endpoints": endpoints.iter().map(|(pod, _)| json!({
+            "addresses": ["127.0.0.1"], "conditions": {"ready": true},
+            "targetRef": {"kind": "Pod", "name": pod, "namespace": "default"}, "nodeName": "node1"})).collect::<Vec<_>>(),
+        "ports": [{"name": "metrics", "port": port, "protocol": "TCP"}]})
+}
+
+/// The `endpointslice` role joins slices with their service and pods, as a ServiceMonitor
+/// needs: the target carries the service's and the pod's labels, and follows the slice.
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_slices_joined_with_services_and_pods() {
+    let api = FakeApi::start().await;
+    let port = exporter("slice").await;
+    api.change("ADDED", "pod-e", port);
+    api.change("ADDED", "pod-f", port);
+    api.put("ADDED", "services", service);
+    api.put("ADDED", "endpointslices", |v| slice(v, &[("pod-e", port)]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: slices\n    kubernetes_sd_configs:\n      - role: endpointslice\n        api_server: {}\n        namespaces: {{names: [default]}}\n    relabel_configs:\n      - source_labels: [__meta_kubernetes_endpointslice_port_name]\n        regex: metrics\n        action: keep\n      - source_labels: [__meta_kubernetes_pod_name]\n        target_label: pod\n      - source_labels: [__meta_kubernetes_service_label_team]\n        target_label: team\n",
+        api.url
+    );
+    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+    let store = dir.path().join("store").display().to_string();
+    let cfg = dir.path().join("prometheus.yml").display().to_string();
+    let server = start_strata(
+        &store,
+        &["serve", "--listen", "127.0.0.1:0", "--config", &cfg],
+    );
+    until("the slice's target", Duration::from_secs(20), async || {
+        active_pods(&server.url).await == ["pod-e"]
+    })
+    .await;
+    let (_, targets) = http_get(&format!("{}/api/v1/targets?state=active", server.url)).await;
+    let t = &targets["data"]["activeTargets"][0];
+    assert_eq!(t["labels"]["team"], "a", "{t}");
+    assert_eq!(
+        t["discoveredLabels"]["__meta_kubernetes_service_name"], "web",
+        "{t}"
+    );
+    assert_eq!(
+        t["discoveredLabels"]["__meta_kubernetes_pod_container_port_name"], "metrics",
+        "{t}"
+    );
+    // The slice gains an endpoint: a second target, without a reload.
+    api.put("MODIFIED", "endpointslices", |v| {
+        slice(v, &[("pod-e", port), ("pod-f", port)])
+    });
+    until("both endpoints", Duration::from_secs(10), async || {
+        active_pods(&server.url).await == ["pod-e", "pod-f"]
+    })
+    .await;
 }

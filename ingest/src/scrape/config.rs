@@ -406,7 +406,7 @@ pub struct KubernetesSelector {
 }
 
 /// Kubernetes SD roles Strata discovers so far.
-pub const KUBERNETES_ROLES: [&str; 3] = ["pod", "service", "node"];
+pub const KUBERNETES_ROLES: [&str; 4] = ["pod", "service", "node", "endpointslice"];
 
 /// Discovery mechanisms Prometheus has and Strata does not (yet): refused by name.
 const UNSUPPORTED_SD: [&str; 27] = [
@@ -830,6 +830,7 @@ impl KubernetesSdConfig {
         let allowed: &[&str] = match self.role.as_str() {
             "pod" => &["pod", "node"],
             "service" => &["service"],
+            "endpointslice" => &["pod", "service", "endpointslice"],
             _ => &["node"],
         };
         let mut seen = Vec::new();
@@ -851,7 +852,9 @@ impl KubernetesSdConfig {
                 );
             }
             seen.push(sel.role.as_str());
-            if sel.role != self.role {
+            // The endpointslice role watches pods and services itself; other roles would
+            // need the node watch of attach_metadata.
+            if sel.role != self.role && sel.role == "node" {
                 return err(
                     at(&format!("selectors[{i}].role")),
                     "selectors on other roles need attach_metadata, which Strata does not support yet",
@@ -863,9 +866,14 @@ impl KubernetesSdConfig {
 
     /// The label and field selectors the API server applies to this role's objects.
     pub fn own_selector(&self) -> (String, String) {
+        self.selector_for(&self.role)
+    }
+
+    /// The label and field selectors for the watch of `kind`'s objects.
+    pub fn selector_for(&self, kind: &str) -> (String, String) {
         self.selectors
             .iter()
-            .find(|s| s.role == self.role)
+            .find(|s| s.role == kind)
             .map(|s| (s.label.clone(), s.field.clone()))
             .unwrap_or_default()
     }

@@ -241,4 +241,3 @@ fn kubernetes_sd_configs_as_prometheus_reads_them() {
     );
     assert!(k.http.tls_config.insecure_skip_verify);
 }
-

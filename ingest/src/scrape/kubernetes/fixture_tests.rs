@@ -12,8 +12,11 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::objects::{Node, Pod, Service};
-use super::roles::{node_group, node_source, pod_group, pod_source, service_group, service_source};
+use super::objects::{EndpointSlice, Node, Pod, Service};
+use super::roles::{
+    Lookup, endpointslice_group, endpointslice_source, node_group, node_source, pod_group,
+    pod_source, service_group, service_source,
+};
 use crate::scrape::discovery::TargetGroup;
 
 fn fixtures(role: &str) -> Vec<(String, Value)> {
@@ -135,6 +138,98 @@ fn run_role(role: &str, kind: &str) -> (usize, usize) {
         ran += 1;
     }
     (ran, cases.len())
+}
+
+/// Objects by kind and `namespace/name`, as the role's watches hold them.
+#[derive(Default)]
+struct Stores(BTreeMap<String, BTreeMap<String, Value>>);
+
+impl Lookup for Stores {
+    fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
+        self.0
+            .get("Pod")?
+            .get(&format!("{namespace}/{name}"))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+    fn service(&self, namespace: &str, name: &str) -> Option<Service> {
+        self.0
+            .get("Service")?
+            .get(&format!("{namespace}/{name}"))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+}
+
+/// Replays an EndpointSlice case: every watched object and event into the stores, then each
+/// slice ever seen built from the final state (Prometheus rebuilds a slice whenever its pods
+/// or service change, so the final state is what it last sent).
+fn replay_endpointslices(case: &Value) -> BTreeMap<String, Value> {
+    let mut stores = Stores::default();
+    let mut slices = Vec::new();
+    let mut apply = |object: &Value, deleted: bool| {
+        let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        if !["Pod", "Service", "EndpointSlice"].contains(&kind.as_str())
+            || !watched(case, namespace)
+        {
+            return;
+        }
+        let key = format!("{namespace}/{name}");
+        if kind == "EndpointSlice" && !slices.contains(&key) {
+            slices.push(key.clone());
+        }
+        let store = stores.0.entry(kind).or_default();
+        if deleted {
+            store.remove(&key);
+        } else {
+            store.insert(key, object.clone());
+        }
+    };
+    for object in case["objects"].as_array().into_iter().flatten() {
+        apply(object, false);
+    }
+    for event in case["events"].as_array().into_iter().flatten() {
+        apply(&event["object"], event["type"] == "DELETED");
+    }
+    let mut groups = BTreeMap::new();
+    for key in slices {
+        let (namespace, name) = key.split_once('/').unwrap();
+        let group = match stores.0.get("EndpointSlice").and_then(|s| s.get(&key)) {
+            Some(v) => {
+                let slice: EndpointSlice = serde_json::from_value(v.clone()).unwrap();
+                as_expected(&endpointslice_group(&slice, &stores))
+            }
+            None => serde_json::json!({"targets": [], "labels": {}}),
+        };
+        groups.insert(endpointslice_source(namespace, name), group);
+    }
+    groups
+}
+
+#[test]
+fn endpointslice_role_matches_prometheus() {
+    let cases = fixtures("endpointslice");
+    let mut ran = 0;
+    for (path, case) in &cases {
+        if needs_watch_layer(case) {
+            continue;
+        }
+        let want: BTreeMap<String, Value> = case["expected"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            serde_json::to_string_pretty(&replay_endpointslices(case)).unwrap(),
+            serde_json::to_string_pretty(&want).unwrap(),
+            "{path}"
+        );
+        ran += 1;
+    }
+    assert_eq!(
+        (ran, cases.len()),
+        (15, 19),
+        "cases run of all endpointslice fixtures"
+    );
 }
 
 #[test]

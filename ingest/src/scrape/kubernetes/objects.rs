@@ -120,6 +120,8 @@ pub struct ServiceSpec {
     #[serde(rename = "loadBalancerIP")]
     pub load_balancer_ip: String,
     pub ports: Vec<ServicePort>,
+    pub ip_family_policy: String,
+    pub ip_families: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -191,4 +193,52 @@ pub struct DaemonEndpoints {
 #[serde(rename_all = "PascalCase", default)]
 pub struct KubeletEndpoint {
     pub port: i32,
+}
+
+/// An EndpointSlice (`discovery.k8s.io/v1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EndpointSlice {
+    pub metadata: ObjectMeta,
+    pub address_type: String,
+    pub endpoints: Vec<SliceEndpoint>,
+    pub ports: Vec<SlicePort>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SliceEndpoint {
+    pub addresses: Vec<String>,
+    pub conditions: SliceConditions,
+    pub hostname: Option<String>,
+    pub target_ref: Option<ObjectReference>,
+    pub node_name: Option<String>,
+    pub zone: Option<String>,
+    pub deprecated_topology: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct SliceConditions {
+    pub ready: Option<bool>,
+    pub serving: Option<bool>,
+    pub terminating: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SlicePort {
+    pub name: Option<String>,
+    pub port: Option<i32>,
+    pub protocol: Option<String>,
+    pub app_protocol: Option<String>,
+}
+
+/// `targetRef`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ObjectReference {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
 
-use super::objects::{Node, Pod, Service};
+use std::collections::BTreeMap;
+
+use super::objects::{EndpointSlice, Node, Pod, Service};
 use super::roles;
 use super::watch::{ObjectWatch, Objects, WatchKey, shared};
 use crate::scrape::config::{Authorization, HttpClientConfig, KubernetesSdConfig};
@@ -66,23 +68,64 @@ fn namespaces(config: &KubernetesSdConfig) -> Result<Option<Vec<String>>, String
     Ok((!names.is_empty()).then_some(names))
 }
 
-/// The collection path of `role`'s objects in `namespace` (or cluster-wide).
-fn path(role: &str, namespace: Option<&str>) -> String {
-    let plural = match role {
-        "pod" => "pods",
-        "service" => "services",
-        _ => "nodes",
+/// The collection path of `kind` (`pod`, `service`, `node`, `endpointslice`) in
+/// `namespace`, or cluster-wide.
+fn path(kind: &str, namespace: Option<&str>) -> String {
+    let (prefix, plural) = match kind {
+        "pod" => ("/api/v1", "pods"),
+        "service" => ("/api/v1", "services"),
+        "endpointslice" => ("/apis/discovery.k8s.io/v1", "endpointslices"),
+        _ => ("/api/v1", "nodes"),
     };
     match namespace {
-        Some(ns) => format!("/api/v1/namespaces/{ns}/{plural}"),
-        None => format!("/api/v1/{plural}"),
+        Some(ns) => format!("{prefix}/namespaces/{ns}/{plural}"),
+        None => format!("{prefix}/{plural}"),
+    }
+}
+
+/// The kinds a role watches: its own, and those its groups are joined with.
+fn kinds(role: &str) -> &'static [&'static str] {
+    match role {
+        "endpointslice" => &["endpointslice", "pod", "service"],
+        "pod" => &["pod"],
+        "service" => &["service"],
+        _ => &["node"],
+    }
+}
+
+/// The current objects of each watched kind (one set per namespace).
+#[derive(Debug, Default)]
+pub struct Current(pub BTreeMap<&'static str, Vec<Arc<Objects>>>);
+
+impl Current {
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<T> {
+        let key = format!("{namespace}/{name}");
+        self.0
+            .get(kind)?
+            .iter()
+            .find_map(|set| set.get(&key))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+}
+
+impl roles::Lookup for Current {
+    fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
+        self.get("pod", namespace, name)
+    }
+    fn service(&self, namespace: &str, name: &str) -> Option<Service> {
+        self.get("service", namespace, name)
     }
 }
 
 /// The target groups of `role` for the current objects, sorted by source.
-pub fn groups(role: &str, objects: &[Arc<Objects>]) -> Vec<TargetGroup> {
+pub fn groups(role: &str, current: &Current) -> Vec<TargetGroup> {
     let mut out = Vec::new();
-    for set in objects {
+    for set in current.0.get(kinds(role)[0]).into_iter().flatten() {
         for object in set.values() {
             let group = match role {
                 "pod" => serde_json::from_value::<Pod>(object.clone())
@@ -91,6 +134,9 @@ pub fn groups(role: &str, objects: &[Arc<Objects>]) -> Vec<TargetGroup> {
                 "service" => serde_json::from_value::<Service>(object.clone())
                     .ok()
                     .map(|s| roles::service_group(&s)),
+                "endpointslice" => serde_json::from_value::<EndpointSlice>(object.clone())
+                    .ok()
+                    .map(|e| roles::endpointslice_group(&e, current)),
                 _ => serde_json::from_value::<Node>(object.clone())
                     .ok()
                     .and_then(|n| roles::node_group(&n)),
@@ -112,38 +158,48 @@ pub fn kubernetes_provider(
 ) -> Result<Provider, String> {
     let (server, http) = connection(config)?;
     let client = Arc::new(HttpClient::new(&http, true)?);
-    let (label_selector, field_selector) = config.own_selector();
     let credentials = format!("{http:?}");
-    let watches: Vec<Arc<ObjectWatch>> = match namespaces(config)? {
+    let namespaces = match namespaces(config)? {
         None => vec![None],
         Some(names) => names.into_iter().map(Some).collect(),
+    };
+    // One shared watch per kind and namespace, with the selectors of that kind.
+    let mut watches: Vec<(&'static str, Arc<ObjectWatch>)> = Vec::new();
+    for kind in kinds(&config.role) {
+        let (label_selector, field_selector) = config.selector_for(kind);
+        for ns in &namespaces {
+            let key = WatchKey {
+                server: server.clone(),
+                path: path(kind, if *kind == "node" { None } else { ns.as_deref() }),
+                label_selector: label_selector.clone(),
+                field_selector: field_selector.clone(),
+                credentials: credentials.clone(),
+            };
+            watches.push((kind, shared(key, client.clone())));
+        }
     }
-    .into_iter()
-    .map(|ns: Option<String>| {
-        let key = WatchKey {
-            server: server.clone(),
-            path: path(&config.role, ns.as_deref()),
-            label_selector: label_selector.clone(),
-            field_selector: field_selector.clone(),
-            credentials: credentials.clone(),
-        };
-        shared(key, client.clone())
-    })
-    .collect();
     let (tx, rx) = watch::channel(Arc::new(Vec::new()));
     let role = config.role.clone();
     // The task holds `watches`: the shared watches run as long as it does.
     let task = tokio::spawn(async move {
-        let mut receivers: Vec<_> = watches.iter().map(|w| w.objects.clone()).collect();
+        let mut receivers: Vec<_> = watches
+            .iter()
+            .map(|(kind, w)| (*kind, w.objects.clone()))
+            .collect();
         loop {
-            let current: Vec<Arc<Objects>> = receivers
-                .iter_mut()
-                .map(|r| r.borrow_and_update().clone())
-                .collect();
+            let mut current = Current::default();
+            for (kind, r) in receivers.iter_mut() {
+                current
+                    .0
+                    .entry(kind)
+                    .or_default()
+                    .push(r.borrow_and_update().clone());
+            }
             let _ = tx.send(Arc::new(groups(&role, &current)));
             changed.notify_one();
-            let any =
-                futures::future::select_all(receivers.iter_mut().map(|r| Box::pin(r.changed())));
+            let any = futures::future::select_all(
+                receivers.iter_mut().map(|(_, r)| Box::pin(r.changed())),
+            );
             if any.await.0.is_err() {
                 return;
             }

@@ -1,12 +1,12 @@
 //! Objects to target groups, role by role, as Prometheus' `discovery/kubernetes` builds them
-//! (`pod.go`, `service.go`, `node.go`, as of Prometheus 3.14). Each function is pure: the same object gives the same
+//! (`pod.go`, `service.go`, `node.go`, `endpointslice.go`, as of Prometheus 3.14). Each function is pure: the same object gives the same
 //! group, with the `Source` Prometheus uses, so that a watch event replaces exactly the group
 //! of its object (a deleted object publishes an empty group under the same source).
 
 use std::collections::BTreeMap;
 
 use super::labels::{LabelSet, NAMESPACE, PREFIX, add_object_meta, join_host_port, sanitize};
-use super::objects::{Node, Pod, Service};
+use super::objects::{Container, ContainerPort, EndpointSlice, Node, Pod, Service};
 use crate::scrape::discovery::{ADDRESS_LABEL, TargetGroup};
 
 fn label(suffix: &str) -> String {
@@ -218,4 +218,199 @@ pub fn node_group(node: &Node) -> Option<TargetGroup> {
         targets: vec![t],
         labels,
     })
+}
+
+/// `endpointslice/<namespace>/<name>`.
+pub fn endpointslice_source(namespace: &str, name: &str) -> String {
+    format!("endpointslice/{namespace}/{name}")
+}
+
+/// Looks objects up by namespace and name: the pods and services an EndpointSlice refers to.
+pub trait Lookup {
+    fn pod(&self, namespace: &str, name: &str) -> Option<Pod>;
+    fn service(&self, namespace: &str, name: &str) -> Option<Service>;
+}
+
+/// The pod container port matching `port`: (container, port, is init container).
+fn container_port(pod: &Pod, port: i32) -> Option<(&Container, &ContainerPort, bool)> {
+    let regular = pod.spec.containers.len();
+    pod.spec
+        .containers
+        .iter()
+        .chain(&pod.spec.init_containers)
+        .enumerate()
+        .find_map(|(i, c)| {
+            c.ports
+                .iter()
+                .find(|p| p.container_port == port)
+                .map(|p| (c, p, i >= regular))
+        })
+}
+
+fn container_labels(t: &mut LabelSet, c: &Container, p: &ContainerPort, init: bool) {
+    t.insert(label("pod_container_name"), c.name.clone());
+    t.insert(label("pod_container_image"), c.image.clone());
+    t.insert(label("pod_container_port_name"), p.name.clone());
+    t.insert(
+        label("pod_container_port_number"),
+        p.container_port.to_string(),
+    );
+    t.insert(label("pod_container_port_protocol"), p.protocol.clone());
+    t.insert(label("pod_container_init"), init.to_string());
+}
+
+/// An EndpointSlice's group, as `endpointslice.go` builds it: one target per endpoint
+/// address and port; a pod-backed endpoint carries its pod's labels and the matching
+/// container port's, and every container port of such a pod that no slice port covers
+/// gets its own target at the pod's IP. The owning service's labels (from the
+/// `kubernetes.io/service-name` label) go on the group; of a dual-stack service, only the
+/// slices of its primary IP family have targets.
+pub fn endpointslice_group(slice: &EndpointSlice, objects: &dyn Lookup) -> TargetGroup {
+    let ns = &slice.metadata.namespace;
+    let mut labels = LabelSet::from([
+        (NAMESPACE.to_string(), ns.clone()),
+        (
+            label("endpointslice_address_type"),
+            slice.address_type.clone(),
+        ),
+    ]);
+    add_object_meta(&mut labels, &slice.metadata, "endpointslice");
+    let service = slice
+        .metadata
+        .labels
+        .get("kubernetes.io/service-name")
+        .and_then(|name| objects.service(ns, name));
+    let mut group = TargetGroup {
+        source: endpointslice_source(ns, &slice.metadata.name),
+        ..Default::default()
+    };
+    if let Some(svc) = &service {
+        labels.extend(service_labels(svc));
+        let dual = matches!(
+            svc.spec.ip_family_policy.as_str(),
+            "PreferDualStack" | "RequireDualStack"
+        );
+        if dual
+            && svc
+                .spec
+                .ip_families
+                .first()
+                .is_some_and(|primary| *primary != slice.address_type)
+        {
+            group.labels = labels;
+            return group;
+        }
+    }
+    group.labels = labels;
+    // Pods seen behind the slice, with the slice ports that reached them.
+    let mut seen: Vec<(Pod, Vec<Option<i32>>)> = Vec::new();
+    for ep in &slice.endpoints {
+        for port in &slice.ports {
+            for addr in &ep.addresses {
+                let mut t = LabelSet::new();
+                let address = match port.port {
+                    Some(p) => join_host_port(addr, p),
+                    None => addr.clone(),
+                };
+                t.insert(ADDRESS_LABEL.into(), address);
+                if let Some(n) = &port.name {
+                    t.insert(label("endpointslice_port_name"), n.clone());
+                }
+                if let Some(p) = &port.protocol {
+                    t.insert(label("endpointslice_port_protocol"), p.clone());
+                }
+                if let Some(p) = port.port {
+                    t.insert(label("endpointslice_port"), p.to_string());
+                }
+                if let Some(a) = &port.app_protocol {
+                    t.insert(label("endpointslice_port_app_protocol"), a.clone());
+                }
+                for (name, value) in [
+                    ("ready", ep.conditions.ready),
+                    ("serving", ep.conditions.serving),
+                    ("terminating", ep.conditions.terminating),
+                ] {
+                    if let Some(v) = value {
+                        t.insert(
+                            label(&format!("endpointslice_endpoint_conditions_{name}")),
+                            v.to_string(),
+                        );
+                    }
+                }
+                if let Some(h) = &ep.hostname {
+                    t.insert(label("endpointslice_endpoint_hostname"), h.clone());
+                }
+                if let Some(r) = &ep.target_ref {
+                    t.insert(label("endpointslice_address_target_kind"), r.kind.clone());
+                    t.insert(label("endpointslice_address_target_name"), r.name.clone());
+                }
+                if let Some(n) = &ep.node_name {
+                    t.insert(label("endpointslice_endpoint_node_name"), n.clone());
+                }
+                if let Some(z) = &ep.zone {
+                    t.insert(label("endpointslice_endpoint_zone"), z.clone());
+                }
+                for (k, v) in &ep.deprecated_topology {
+                    let n = sanitize(k);
+                    t.insert(
+                        label(&format!("endpointslice_endpoint_topology_{n}")),
+                        v.clone(),
+                    );
+                    t.insert(
+                        label(&format!("endpointslice_endpoint_topology_present_{n}")),
+                        "true".into(),
+                    );
+                }
+                let pod = ep
+                    .target_ref
+                    .as_ref()
+                    .filter(|r| r.kind == "Pod")
+                    .and_then(|r| objects.pod(&r.namespace, &r.name));
+                let Some(pod) = pod else {
+                    group.targets.push(t);
+                    continue;
+                };
+                t.extend(pod_labels(&pod));
+                if let Some((c, p, init)) = port.port.and_then(|n| container_port(&pod, n)) {
+                    container_labels(&mut t, c, p, init);
+                }
+                match seen.iter_mut().find(|(s, _)| {
+                    s.metadata.namespace == pod.metadata.namespace
+                        && s.metadata.name == pod.metadata.name
+                }) {
+                    Some((_, ports)) => ports.push(port.port),
+                    None => seen.push((pod, vec![port.port])),
+                }
+                group.targets.push(t);
+            }
+        }
+    }
+    // Container ports of the pods seen that no slice port covered.
+    for (pod, ports) in &seen {
+        if pod.status.pod_ip.is_empty() {
+            continue;
+        }
+        let regular = pod.spec.containers.len();
+        for (i, c) in pod
+            .spec
+            .containers
+            .iter()
+            .chain(&pod.spec.init_containers)
+            .enumerate()
+        {
+            for p in &c.ports {
+                if ports.contains(&Some(p.container_port)) {
+                    continue;
+                }
+                let mut t = LabelSet::from([(
+                    ADDRESS_LABEL.to_string(),
+                    join_host_port(&pod.status.pod_ip, p.container_port),
+                )]);
+                container_labels(&mut t, c, p, i >= regular);
+                t.extend(pod_labels(pod));
+                group.targets.push(t);
+            }
+        }
+    }
+    group
 }
