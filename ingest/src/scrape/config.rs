@@ -405,8 +405,15 @@ pub struct KubernetesSelector {
     pub field: String,
 }
 
-/// Kubernetes SD roles Strata discovers so far.
-pub const KUBERNETES_ROLES: [&str; 4] = ["pod", "service", "node", "endpointslice"];
+/// Kubernetes SD roles.
+pub const KUBERNETES_ROLES: [&str; 6] = [
+    "node",
+    "service",
+    "pod",
+    "endpoints",
+    "endpointslice",
+    "ingress",
+];
 
 /// Discovery mechanisms Prometheus has and Strata does not (yet): refused by name.
 const UNSUPPORTED_SD: [&str; 27] = [
@@ -774,26 +781,8 @@ impl KubernetesSdConfig {
                 message: message.to_string(),
             })
         };
-        const ALL: [&str; 6] = [
-            "node",
-            "service",
-            "pod",
-            "endpoints",
-            "endpointslice",
-            "ingress",
-        ];
-        if !ALL.contains(&self.role.as_str()) {
-            return err(at("role"), &format!("invalid role {:?}", self.role));
-        }
         if !KUBERNETES_ROLES.contains(&self.role.as_str()) {
-            return err(
-                at("role"),
-                &format!(
-                    "role {} is not supported by Strata yet (supported: {})",
-                    self.role,
-                    KUBERNETES_ROLES.join(", ")
-                ),
-            );
+            return err(at("role"), &format!("invalid role {:?}", self.role));
         }
         if let Some(field) = self.other.keys().next() {
             return err(at(field), &format!("unknown field `{field}`"));
@@ -831,6 +820,8 @@ impl KubernetesSdConfig {
             "pod" => &["pod", "node"],
             "service" => &["service"],
             "endpointslice" => &["pod", "service", "endpointslice"],
+            "endpoints" => &["pod", "service", "endpoints"],
+            "ingress" => &["ingress"],
             _ => &["node"],
         };
         let mut seen = Vec::new();

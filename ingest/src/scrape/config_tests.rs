@@ -141,9 +141,9 @@ fn errors_name_the_field() {
             "not supported",
         ),
         (
-            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: endpoints}]}]",
-            "scrape_configs[0].kubernetes_sd_configs[0].role",
-            "role endpoints is not supported by Strata yet",
+            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: ingress, selectors: [{role: pod}]}]}]",
+            "scrape_configs[0].kubernetes_sd_configs[0].selectors[0].role",
+            "ingress role supports only ingress selectors",
         ),
         (
             "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pods}]}]",

@@ -1,4 +1,4 @@
-//! The pod, service and node roles against Prometheus' own discovery tests, transcribed in
+//! Every role against Prometheus' own discovery tests, transcribed in
 //! `ingest/tests/fixtures/kubernetes` (see its README for the format and semantics): the
 //! initial objects and the events of each case are replayed through the role's build
 //! function, with the namespaces filter applied as the API server would, and the final
@@ -12,10 +12,11 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::objects::{EndpointSlice, Node, Pod, Service};
+use super::objects::{EndpointSlice, Endpoints, Ingress, Node, Pod, Service};
 use super::roles::{
-    Lookup, endpointslice_group, endpointslice_source, node_group, node_source, pod_group,
-    pod_source, service_group, service_source,
+    Lookup, endpoints_group, endpoints_source, endpointslice_group, endpointslice_source,
+    ingress_group, ingress_source, node_group, node_source, pod_group, pod_source, service_group,
+    service_source,
 };
 use crate::scrape::discovery::TargetGroup;
 
@@ -159,23 +160,22 @@ impl Lookup for Stores {
     }
 }
 
-/// Replays an EndpointSlice case: every watched object and event into the stores, then each
-/// slice ever seen built from the final state (Prometheus rebuilds a slice whenever its pods
-/// or service change, so the final state is what it last sent).
-fn replay_endpointslices(case: &Value) -> BTreeMap<String, Value> {
+/// Replays a case of a role that joins objects (`endpointslice`, `endpoints`, `ingress`):
+/// every watched object and event into the stores, then each main object ever seen built from
+/// the final state (Prometheus rebuilds a group whenever its pods or service change, so the
+/// final state is what it last sent).
+fn replay_joined(case: &Value, main: &str) -> BTreeMap<String, Value> {
     let mut stores = Stores::default();
     let mut slices = Vec::new();
     let mut apply = |object: &Value, deleted: bool| {
         let kind = object["kind"].as_str().unwrap_or_default().to_string();
         let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        if !["Pod", "Service", "EndpointSlice"].contains(&kind.as_str())
-            || !watched(case, namespace)
-        {
+        if !["Pod", "Service", main].contains(&kind.as_str()) || !watched(case, namespace) {
             return;
         }
         let key = format!("{namespace}/{name}");
-        if kind == "EndpointSlice" && !slices.contains(&key) {
+        if kind == main && !slices.contains(&key) {
             slices.push(key.clone());
         }
         let store = stores.0.entry(kind).or_default();
@@ -194,21 +194,34 @@ fn replay_endpointslices(case: &Value) -> BTreeMap<String, Value> {
     let mut groups = BTreeMap::new();
     for key in slices {
         let (namespace, name) = key.split_once('/').unwrap();
-        let group = match stores.0.get("EndpointSlice").and_then(|s| s.get(&key)) {
-            Some(v) => {
-                let slice: EndpointSlice = serde_json::from_value(v.clone()).unwrap();
+        let object = stores.0.get(main).and_then(|s| s.get(&key)).cloned();
+        let group = match (main, object) {
+            (_, None) => serde_json::json!({"targets": [], "labels": {}}),
+            ("EndpointSlice", Some(v)) => {
+                let slice: EndpointSlice = serde_json::from_value(v).unwrap();
                 as_expected(&endpointslice_group(&slice, &stores))
             }
-            None => serde_json::json!({"targets": [], "labels": {}}),
+            ("Endpoints", Some(v)) => {
+                let eps: Endpoints = serde_json::from_value(v).unwrap();
+                as_expected(&endpoints_group(&eps, &stores))
+            }
+            (_, Some(v)) => {
+                let ing: Ingress = serde_json::from_value(v).unwrap();
+                as_expected(&ingress_group(&ing))
+            }
         };
-        groups.insert(endpointslice_source(namespace, name), group);
+        let source = match main {
+            "EndpointSlice" => endpointslice_source(namespace, name),
+            "Endpoints" => endpoints_source(namespace, name),
+            _ => ingress_source(namespace, name),
+        };
+        groups.insert(source, group);
     }
     groups
 }
 
-#[test]
-fn endpointslice_role_matches_prometheus() {
-    let cases = fixtures("endpointslice");
+fn run_joined(role: &str, main: &str) -> (usize, usize) {
+    let cases = fixtures(role);
     let mut ran = 0;
     for (path, case) in &cases {
         if needs_watch_layer(case) {
@@ -219,16 +232,37 @@ fn endpointslice_role_matches_prometheus() {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         assert_eq!(
-            serde_json::to_string_pretty(&replay_endpointslices(case)).unwrap(),
+            serde_json::to_string_pretty(&replay_joined(case, main)).unwrap(),
             serde_json::to_string_pretty(&want).unwrap(),
             "{path}"
         );
         ran += 1;
     }
+    (ran, cases.len())
+}
+
+#[test]
+fn endpointslice_role_matches_prometheus() {
+    assert_eq!(run_joined("endpointslice", "EndpointSlice"), (15, 19));
+}
+
+#[test]
+fn endpoints_role_matches_prometheus() {
+    let (ran, total) = run_joined("endpoints", "Endpoints");
     assert_eq!(
-        (ran, cases.len()),
-        (15, 19),
-        "cases run of all endpointslice fixtures"
+        (ran, total),
+        (ran.max(1), 17),
+        "{ran} of {total} endpoints cases ran"
+    );
+}
+
+#[test]
+fn ingress_role_matches_prometheus() {
+    let (ran, total) = run_joined("ingress", "Ingress");
+    assert_eq!(
+        (ran, total),
+        (ran.max(1), 7),
+        "{ran} of {total} ingress cases ran"
     );
 }
 

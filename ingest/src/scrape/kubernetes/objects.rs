@@ -242,3 +242,78 @@ pub struct ObjectReference {
     pub name: String,
     pub namespace: String,
 }
+
+/// Endpoints (`v1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Endpoints {
+    pub metadata: ObjectMeta,
+    pub subsets: Vec<EndpointSubset>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EndpointSubset {
+    pub addresses: Vec<EndpointAddress>,
+    pub not_ready_addresses: Vec<EndpointAddress>,
+    pub ports: Vec<EndpointPort>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EndpointAddress {
+    pub ip: String,
+    pub hostname: String,
+    pub node_name: Option<String>,
+    pub target_ref: Option<ObjectReference>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct EndpointPort {
+    pub name: String,
+    pub port: i32,
+    pub protocol: String,
+}
+
+/// An Ingress (`networking.k8s.io/v1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Ingress {
+    pub metadata: ObjectMeta,
+    pub spec: IngressSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IngressSpec {
+    pub ingress_class_name: Option<String>,
+    pub tls: Vec<IngressTls>,
+    pub rules: Vec<IngressRule>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct IngressTls {
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct IngressRule {
+    pub host: String,
+    /// Absent: the rule serves `/`; present without paths: nothing.
+    pub http: Option<IngressHttp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct IngressHttp {
+    pub paths: Vec<IngressPath>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct IngressPath {
+    pub path: String,
+}

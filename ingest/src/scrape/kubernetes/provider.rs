@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use std::collections::BTreeMap;
 
-use super::objects::{EndpointSlice, Node, Pod, Service};
+use super::objects::{EndpointSlice, Endpoints, Ingress, Node, Pod, Service};
 use super::roles;
 use super::watch::{ObjectWatch, Objects, WatchKey, shared};
 use crate::scrape::config::{Authorization, HttpClientConfig, KubernetesSdConfig};
@@ -68,13 +68,15 @@ fn namespaces(config: &KubernetesSdConfig) -> Result<Option<Vec<String>>, String
     Ok((!names.is_empty()).then_some(names))
 }
 
-/// The collection path of `kind` (`pod`, `service`, `node`, `endpointslice`) in
+/// The collection path of `kind` (a role's name) in
 /// `namespace`, or cluster-wide.
 fn path(kind: &str, namespace: Option<&str>) -> String {
     let (prefix, plural) = match kind {
         "pod" => ("/api/v1", "pods"),
         "service" => ("/api/v1", "services"),
         "endpointslice" => ("/apis/discovery.k8s.io/v1", "endpointslices"),
+        "endpoints" => ("/api/v1", "endpoints"),
+        "ingress" => ("/apis/networking.k8s.io/v1", "ingresses"),
         _ => ("/api/v1", "nodes"),
     };
     match namespace {
@@ -87,6 +89,8 @@ fn path(kind: &str, namespace: Option<&str>) -> String {
 fn kinds(role: &str) -> &'static [&'static str] {
     match role {
         "endpointslice" => &["endpointslice", "pod", "service"],
+        "endpoints" => &["endpoints", "pod", "service"],
+        "ingress" => &["ingress"],
         "pod" => &["pod"],
         "service" => &["service"],
         _ => &["node"],
@@ -137,6 +141,12 @@ pub fn groups(role: &str, current: &Current) -> Vec<TargetGroup> {
                 "endpointslice" => serde_json::from_value::<EndpointSlice>(object.clone())
                     .ok()
                     .map(|e| roles::endpointslice_group(&e, current)),
+                "endpoints" => serde_json::from_value::<Endpoints>(object.clone())
+                    .ok()
+                    .map(|e| roles::endpoints_group(&e, current)),
+                "ingress" => serde_json::from_value::<Ingress>(object.clone())
+                    .ok()
+                    .map(|i| roles::ingress_group(&i)),
                 _ => serde_json::from_value::<Node>(object.clone())
                     .ok()
                     .and_then(|n| roles::node_group(&n)),

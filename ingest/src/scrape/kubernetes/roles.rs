@@ -1,12 +1,15 @@
 //! Objects to target groups, role by role, as Prometheus' `discovery/kubernetes` builds them
-//! (`pod.go`, `service.go`, `node.go`, `endpointslice.go`, as of Prometheus 3.14). Each function is pure: the same object gives the same
+//! (`pod.go`, `service.go`, `node.go`, `endpoints.go`, `endpointslice.go`, `ingress.go`, as of
+//! Prometheus 3.14). Each function is pure: the same object gives the same
 //! group, with the `Source` Prometheus uses, so that a watch event replaces exactly the group
 //! of its object (a deleted object publishes an empty group under the same source).
 
 use std::collections::BTreeMap;
 
 use super::labels::{LabelSet, NAMESPACE, PREFIX, add_object_meta, join_host_port, sanitize};
-use super::objects::{Container, ContainerPort, EndpointSlice, Node, Pod, Service};
+use super::objects::{
+    Container, ContainerPort, EndpointSlice, Endpoints, Ingress, Node, Pod, Service,
+};
 use crate::scrape::discovery::{ADDRESS_LABEL, TargetGroup};
 
 fn label(suffix: &str) -> String {
@@ -374,19 +377,101 @@ pub fn endpointslice_group(slice: &EndpointSlice, objects: &dyn Lookup) -> Targe
                 if let Some((c, p, init)) = port.port.and_then(|n| container_port(&pod, n)) {
                     container_labels(&mut t, c, p, init);
                 }
-                match seen.iter_mut().find(|(s, _)| {
-                    s.metadata.namespace == pod.metadata.namespace
-                        && s.metadata.name == pod.metadata.name
-                }) {
-                    Some((_, ports)) => ports.push(port.port),
-                    None => seen.push((pod, vec![port.port])),
-                }
+                remember(&mut seen, pod, port.port);
                 group.targets.push(t);
             }
         }
     }
-    // Container ports of the pods seen that no slice port covered.
-    for (pod, ports) in &seen {
+    uncovered_container_ports(&mut group, &seen);
+    group
+}
+
+/// `endpoints/<namespace>/<name>`.
+pub fn endpoints_source(namespace: &str, name: &str) -> String {
+    format!("endpoints/{namespace}/{name}")
+}
+
+/// An Endpoints object's group, as `endpoints.go` builds it: one target per address (ready
+/// and not ready) and port, with the same pod and container-port joins as the
+/// `endpointslice` role; the service of the same name labels the group.
+pub fn endpoints_group(eps: &Endpoints, objects: &dyn Lookup) -> TargetGroup {
+    let ns = &eps.metadata.namespace;
+    let mut labels = LabelSet::from([(NAMESPACE.to_string(), ns.clone())]);
+    if let Some(svc) = objects.service(ns, &eps.metadata.name) {
+        labels.extend(service_labels(&svc));
+    }
+    add_object_meta(&mut labels, &eps.metadata, "endpoints");
+    let mut group = TargetGroup {
+        source: endpoints_source(ns, &eps.metadata.name),
+        labels,
+        ..Default::default()
+    };
+    let mut seen: Vec<(Pod, Vec<Option<i32>>)> = Vec::new();
+    for subset in &eps.subsets {
+        for port in &subset.ports {
+            let all = subset
+                .addresses
+                .iter()
+                .map(|a| (a, true))
+                .chain(subset.not_ready_addresses.iter().map(|a| (a, false)));
+            for (addr, ready) in all {
+                let mut t = LabelSet::from([
+                    (
+                        ADDRESS_LABEL.to_string(),
+                        join_host_port(&addr.ip, port.port),
+                    ),
+                    (label("endpoint_port_name"), port.name.clone()),
+                    (label("endpoint_port_protocol"), port.protocol.clone()),
+                    (label("endpoint_ready"), ready.to_string()),
+                ]);
+                if let Some(r) = &addr.target_ref {
+                    t.insert(label("endpoint_address_target_kind"), r.kind.clone());
+                    t.insert(label("endpoint_address_target_name"), r.name.clone());
+                }
+                if let Some(n) = &addr.node_name {
+                    t.insert(label("endpoint_node_name"), n.clone());
+                }
+                if !addr.hostname.is_empty() {
+                    t.insert(label("endpoint_hostname"), addr.hostname.clone());
+                }
+                let pod = addr
+                    .target_ref
+                    .as_ref()
+                    .filter(|r| r.kind == "Pod")
+                    .and_then(|r| objects.pod(&r.namespace, &r.name));
+                let Some(pod) = pod else {
+                    group.targets.push(t);
+                    continue;
+                };
+                t.extend(pod_labels(&pod));
+                if let Some((c, p, init)) = container_port(&pod, port.port) {
+                    container_labels(&mut t, c, p, init);
+                    // The endpoint's protocol, as `endpoints.go` sets it.
+                    t.insert(label("pod_container_port_protocol"), port.protocol.clone());
+                }
+                remember(&mut seen, pod, Some(port.port));
+                group.targets.push(t);
+            }
+        }
+    }
+    uncovered_container_ports(&mut group, &seen);
+    group
+}
+
+/// Notes that `port` reached `pod`.
+fn remember(seen: &mut Vec<(Pod, Vec<Option<i32>>)>, pod: Pod, port: Option<i32>) {
+    match seen.iter_mut().find(|(s, _)| {
+        s.metadata.namespace == pod.metadata.namespace && s.metadata.name == pod.metadata.name
+    }) {
+        Some((_, ports)) => ports.push(port),
+        None => seen.push((pod, vec![port])),
+    }
+}
+
+/// A target at the pod's IP for each container port of the pods seen that no endpoint port
+/// covered.
+fn uncovered_container_ports(group: &mut TargetGroup, seen: &[(Pod, Vec<Option<i32>>)]) {
+    for (pod, ports) in seen {
         if pod.status.pod_ip.is_empty() {
             continue;
         }
@@ -410,6 +495,67 @@ pub fn endpointslice_group(slice: &EndpointSlice, objects: &dyn Lookup) -> Targe
                 t.extend(pod_labels(pod));
                 group.targets.push(t);
             }
+        }
+    }
+}
+
+/// `ingress/<namespace>/<name>`.
+pub fn ingress_source(namespace: &str, name: &str) -> String {
+    format!("ingress/{namespace}/{name}")
+}
+
+/// Whether TLS host pattern `pattern` (possibly `*.example.com`) covers `host`.
+fn tls_matches(pattern: &str, host: &str) -> bool {
+    if pattern == host {
+        return true;
+    }
+    let (p, h): (Vec<&str>, Vec<&str>) = (pattern.split('.').collect(), host.split('.').collect());
+    p.first() == Some(&"*") && p.len() == h.len() && p[1..] == h[1..]
+}
+
+/// An Ingress's group: one target per rule host and path (`/` for a rule without `http`),
+/// `https` when a TLS host covers the rule's host.
+pub fn ingress_group(ing: &Ingress) -> TargetGroup {
+    let ns = &ing.metadata.namespace;
+    let mut labels = LabelSet::from([(NAMESPACE.to_string(), ns.clone())]);
+    if let Some(class) = &ing.spec.ingress_class_name {
+        labels.insert(label("ingress_class_name"), class.clone());
+    }
+    add_object_meta(&mut labels, &ing.metadata, "ingress");
+    let mut group = TargetGroup {
+        source: ingress_source(ns, &ing.metadata.name),
+        labels,
+        ..Default::default()
+    };
+    for rule in &ing.spec.rules {
+        let paths: Vec<String> = match &rule.http {
+            None => vec!["/".into()],
+            Some(http) => http
+                .paths
+                .iter()
+                .map(|p| {
+                    if p.path.is_empty() {
+                        "/".into()
+                    } else {
+                        p.path.clone()
+                    }
+                })
+                .collect(),
+        };
+        let tls = ing
+            .spec
+            .tls
+            .iter()
+            .flat_map(|t| &t.hosts)
+            .any(|pattern| tls_matches(pattern, &rule.host));
+        let scheme = if tls { "https" } else { "http" };
+        for path in paths {
+            group.targets.push(LabelSet::from([
+                (ADDRESS_LABEL.to_string(), rule.host.clone()),
+                (label("ingress_scheme"), scheme.to_string()),
+                (label("ingress_host"), rule.host.clone()),
+                (label("ingress_path"), path),
+            ]));
         }
     }
     group
