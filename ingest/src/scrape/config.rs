@@ -810,10 +810,15 @@ impl KubernetesSdConfig {
             }
         }
         validate_http(&self.http, at)?;
-        if let Some((key, _)) = self.attach_metadata.iter().find(|(_, on)| **on) {
+        const ATTACH: [&str; 5] = ["node", "namespace", "deployment", "job", "cronjob"];
+        if let Some(key) = self
+            .attach_metadata
+            .keys()
+            .find(|k| !ATTACH.contains(&k.as_str()))
+        {
             return err(
                 at(&format!("attach_metadata.{key}")),
-                "attach_metadata is not supported by Strata yet",
+                &format!("unknown field `{key}`"),
             );
         }
         let allowed: &[&str] = match self.role.as_str() {
@@ -843,14 +848,6 @@ impl KubernetesSdConfig {
                 );
             }
             seen.push(sel.role.as_str());
-            // The endpointslice role watches pods and services itself; other roles would
-            // need the node watch of attach_metadata.
-            if sel.role != self.role && sel.role == "node" {
-                return err(
-                    at(&format!("selectors[{i}].role")),
-                    "selectors on other roles need attach_metadata, which Strata does not support yet",
-                );
-            }
         }
         Ok(())
     }
@@ -858,6 +855,18 @@ impl KubernetesSdConfig {
     /// The label and field selectors the API server applies to this role's objects.
     pub fn own_selector(&self) -> (String, String) {
         self.selector_for(&self.role)
+    }
+
+    /// The `attach_metadata` switches.
+    pub fn attach(&self) -> crate::scrape::kubernetes::roles::Attach {
+        let on = |k: &str| self.attach_metadata.get(k).copied().unwrap_or(false);
+        crate::scrape::kubernetes::roles::Attach {
+            node: on("node"),
+            namespace: on("namespace"),
+            deployment: on("deployment"),
+            job: on("job"),
+            cronjob: on("cronjob"),
+        }
     }
 
     /// The label and field selectors for the watch of `kind`'s objects.

@@ -151,9 +151,9 @@ fn errors_name_the_field() {
             "invalid role",
         ),
         (
-            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, attach_metadata: {node: true}}]}]",
-            "scrape_configs[0].kubernetes_sd_configs[0].attach_metadata.node",
-            "not supported",
+            "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, attach_metadata: {nodes: true}}]}]",
+            "scrape_configs[0].kubernetes_sd_configs[0].attach_metadata.nodes",
+            "unknown field",
         ),
         (
             "scrape_configs: [{job_name: a, kubernetes_sd_configs: [{role: pod, selectors: [{role: service, label: a=b}]}]}]",

@@ -1,24 +1,29 @@
 //! Every role against Prometheus' own discovery tests, transcribed in
-//! `ingest/tests/fixtures/kubernetes` (see its README for the format and semantics): the
-//! initial objects and the events of each case are replayed through the role's build
-//! function, with the namespaces filter applied as the API server would, and the final
-//! group of every source must equal Prometheus' expected group exactly — labels, target
-//! order and empty groups for deleted or IP-less objects included. Cases that need
-//! `attach_metadata` or `selectors` wait for the watch layer that provides them; the test
-//! counts what it ran, so a fixture cannot be skipped silently.
+//! `ingest/tests/fixtures/kubernetes` (see its README for the format and semantics). Each
+//! case's objects and events are applied to per-kind stores (with the namespaces and
+//! selectors filters applied as the API server would), then every object of the role's kind
+//! that was ever seen is built from the final state — Prometheus rebuilds a group whenever an
+//! object it joins changes, so the final state is what it last sent — and the groups must
+//! equal Prometheus' expected groups exactly: labels, target order, and empty groups for
+//! deleted objects. The test counts the cases it ran, so none is skipped silently.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::objects::{EndpointSlice, Endpoints, Ingress, Node, Pod, Service};
-use super::roles::{
-    Lookup, endpoints_group, endpoints_source, endpointslice_group, endpointslice_source,
-    ingress_group, ingress_source, node_group, node_source, pod_group, pod_source, service_group,
-    service_source,
-};
+use super::objects::{EndpointSlice, Endpoints, Ingress, Metadata, Node, ObjectMeta, Pod, Service};
+use super::roles::{self, Attach, Context, Lookup};
 use crate::scrape::discovery::TargetGroup;
+
+/// Cases whose expectation this implementation does not reproduce, on purpose: Prometheus
+/// re-sends an endpoints group for a node change only through an index of `targetRef`s, so
+/// an address naming its node only by `nodeName` keeps the node's old labels. Strata builds
+/// from the current objects and gives the new ones.
+const DEVIATIONS: [&str; 2] = [
+    "TestEndpointsDiscoveryWithUpdatedNodeMetadata",
+    "TestEndpointsSlicesDiscoveryWithUpdatedNodeMetadata",
+];
 
 fn fixtures(role: &str) -> Vec<(String, Value)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubernetes");
@@ -49,17 +54,6 @@ fn fixtures(role: &str) -> Vec<(String, Value)> {
     out
 }
 
-/// Whether the case needs what the build functions alone do not provide.
-fn needs_watch_layer(case: &Value) -> bool {
-    let attach = case["config"]["attach_metadata"]
-        .as_object()
-        .is_some_and(|m| m.values().any(|v| v == true));
-    let selectors = case["config"]["selectors"]
-        .as_array()
-        .is_some_and(|s| !s.is_empty());
-    attach || selectors
-}
-
 /// Whether a namespaced object is watched under the case's `namespaces`.
 fn watched(case: &Value, namespace: &str) -> bool {
     let ns = &case["config"]["namespaces"];
@@ -73,112 +67,101 @@ fn watched(case: &Value, namespace: &str) -> bool {
     names.is_empty() || names.contains(&namespace)
 }
 
-fn as_expected(g: &TargetGroup) -> Value {
-    serde_json::json!({ "targets": g.targets, "labels": g.labels })
-}
-
-/// Replays one case; returns the final groups by source.
-fn replay(case: &Value, kind: &str) -> BTreeMap<String, Value> {
-    let mut groups = BTreeMap::new();
-    let mut apply = |object: &Value, deleted: bool| {
-        if object["kind"] != kind {
-            return;
-        }
-        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-        let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        if kind != "Node" && !watched(case, namespace) {
-            return;
-        }
-        let (source, group) = match kind {
-            "Pod" => {
-                let pod: Pod = serde_json::from_value(object.clone()).unwrap();
-                (pod_source(namespace, name), Some(pod_group(&pod)))
-            }
-            "Service" => {
-                let svc: Service = serde_json::from_value(object.clone()).unwrap();
-                (service_source(namespace, name), Some(service_group(&svc)))
-            }
-            _ => {
-                let node: Node = serde_json::from_value(object.clone()).unwrap();
-                (node_source(name), node_group(&node))
-            }
-        };
-        if deleted {
-            groups.insert(source, serde_json::json!({"targets": [], "labels": {}}));
-        } else if let Some(g) = group {
-            groups.insert(source, as_expected(&g));
-        }
+/// Whether `object` passes the case's label selector for its kind (`k=v[,k=v]`, what the
+/// fixtures use), as the API server would filter it.
+fn selected(case: &Value, role: &str, object: &Value) -> bool {
+    let Some(selector) = case["config"]["selectors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["role"] == role)
+        .and_then(|s| s["label"].as_str())
+    else {
+        return true;
     };
-    for object in case["objects"].as_array().into_iter().flatten() {
-        apply(object, false);
-    }
-    for event in case["events"].as_array().into_iter().flatten() {
-        apply(&event["object"], event["type"] == "DELETED");
-    }
-    groups
+    selector.split(',').all(|term| {
+        let (k, v) = term.split_once('=').unwrap();
+        object["metadata"]["labels"][k.trim()] == v.trim()
+    })
 }
 
-fn run_role(role: &str, kind: &str) -> (usize, usize) {
-    let cases = fixtures(role);
-    assert!(!cases.is_empty(), "no {role} fixtures");
-    let mut ran = 0;
-    for (path, case) in &cases {
-        if needs_watch_layer(case) {
-            continue;
-        }
-        let got = replay(case, kind);
-        let want: BTreeMap<String, Value> = case["expected"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        assert_eq!(
-            serde_json::to_string_pretty(&got).unwrap(),
-            serde_json::to_string_pretty(&want).unwrap(),
-            "{path}"
-        );
-        ran += 1;
+fn attach(case: &Value) -> Attach {
+    let on = |k: &str| case["config"]["attach_metadata"][k] == true;
+    Attach {
+        node: on("node"),
+        namespace: on("namespace"),
+        deployment: on("deployment"),
+        job: on("job"),
+        cronjob: on("cronjob"),
     }
-    (ran, cases.len())
 }
 
-/// Objects by kind and `namespace/name`, as the role's watches hold them.
+/// Objects by kind and `namespace/name`.
 #[derive(Default)]
 struct Stores(BTreeMap<String, BTreeMap<String, Value>>);
 
-impl Lookup for Stores {
-    fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
+impl Stores {
+    fn get<T: serde::de::DeserializeOwned>(&self, kind: &str, ns: &str, name: &str) -> Option<T> {
         self.0
-            .get("Pod")?
-            .get(&format!("{namespace}/{name}"))
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
-    fn service(&self, namespace: &str, name: &str) -> Option<Service> {
-        self.0
-            .get("Service")?
-            .get(&format!("{namespace}/{name}"))
+            .get(kind)?
+            .get(&format!("{ns}/{name}"))
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 }
 
-/// Replays a case of a role that joins objects (`endpointslice`, `endpoints`, `ingress`):
-/// every watched object and event into the stores, then each main object ever seen built from
-/// the final state (Prometheus rebuilds a group whenever its pods or service change, so the
-/// final state is what it last sent).
-fn replay_joined(case: &Value, main: &str) -> BTreeMap<String, Value> {
+impl Lookup for Stores {
+    fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
+        self.get("Pod", namespace, name)
+    }
+    fn service(&self, namespace: &str, name: &str) -> Option<Service> {
+        self.get("Service", namespace, name)
+    }
+    fn node(&self, name: &str) -> Option<Node> {
+        self.get("Node", "", name)
+    }
+    fn meta(&self, kind: &str, namespace: &str, name: &str) -> Option<ObjectMeta> {
+        self.get::<Metadata>(kind, namespace, name)
+            .map(|m| m.metadata)
+    }
+}
+
+/// The API kind a role's own objects have.
+fn main_kind(role: &str) -> &'static str {
+    match role {
+        "pod" => "Pod",
+        "service" => "Service",
+        "node" => "Node",
+        "endpoints" => "Endpoints",
+        "endpointslice" => "EndpointSlice",
+        _ => "Ingress",
+    }
+}
+
+fn as_expected(g: &TargetGroup) -> Value {
+    json!({ "targets": g.targets, "labels": g.labels })
+}
+
+/// Replays one case of `role`: the final group of every source ever sent.
+fn replay(case: &Value, role: &str) -> BTreeMap<String, Value> {
+    let main = main_kind(role);
     let mut stores = Stores::default();
-    let mut slices = Vec::new();
+    let mut seen: Vec<(String, String)> = Vec::new();
     let mut apply = |object: &Value, deleted: bool| {
         let kind = object["kind"].as_str().unwrap_or_default().to_string();
         let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        if !["Pod", "Service", main].contains(&kind.as_str()) || !watched(case, namespace) {
+        let cluster_scoped = kind == "Node" || kind == "Namespace";
+        if !cluster_scoped && !watched(case, namespace) {
             return;
         }
-        let key = format!("{namespace}/{name}");
-        if kind == main && !slices.contains(&key) {
-            slices.push(key.clone());
+        if !selected(case, &kind.to_ascii_lowercase(), object) {
+            return;
+        }
+        if kind == main && !seen.contains(&(namespace.to_string(), name.to_string())) {
+            seen.push((namespace.to_string(), name.to_string()));
         }
         let store = stores.0.entry(kind).or_default();
+        let key = format!("{namespace}/{name}");
         if deleted {
             store.remove(&key);
         } else {
@@ -191,40 +174,61 @@ fn replay_joined(case: &Value, main: &str) -> BTreeMap<String, Value> {
     for event in case["events"].as_array().into_iter().flatten() {
         apply(&event["object"], event["type"] == "DELETED");
     }
+    let cx = Context {
+        attach: attach(case),
+        objects: &stores,
+    };
     let mut groups = BTreeMap::new();
-    for key in slices {
-        let (namespace, name) = key.split_once('/').unwrap();
-        let object = stores.0.get(main).and_then(|s| s.get(&key)).cloned();
-        let group = match (main, object) {
-            (_, None) => serde_json::json!({"targets": [], "labels": {}}),
-            ("EndpointSlice", Some(v)) => {
-                let slice: EndpointSlice = serde_json::from_value(v).unwrap();
-                as_expected(&endpointslice_group(&slice, &stores))
-            }
-            ("Endpoints", Some(v)) => {
-                let eps: Endpoints = serde_json::from_value(v).unwrap();
-                as_expected(&endpoints_group(&eps, &stores))
-            }
-            (_, Some(v)) => {
-                let ing: Ingress = serde_json::from_value(v).unwrap();
-                as_expected(&ingress_group(&ing))
-            }
+    for (ns, name) in seen {
+        let source = match role {
+            "pod" => roles::pod_source(&ns, &name),
+            "service" => roles::service_source(&ns, &name),
+            "node" => roles::node_source(&name),
+            "endpoints" => roles::endpoints_source(&ns, &name),
+            "endpointslice" => roles::endpointslice_source(&ns, &name),
+            _ => roles::ingress_source(&ns, &name),
         };
-        let source = match main {
-            "EndpointSlice" => endpointslice_source(namespace, name),
-            "Endpoints" => endpoints_source(namespace, name),
-            _ => ingress_source(namespace, name),
+        let group = match role {
+            "pod" => stores
+                .get::<Pod>(main, &ns, &name)
+                .map(|o| roles::pod_group(&o, &cx)),
+            "service" => stores
+                .get::<Service>(main, &ns, &name)
+                .map(|o| roles::service_group(&o, &cx)),
+            "node" => match stores.get::<Node>(main, &ns, &name) {
+                // A node without an address sends no group.
+                Some(o) => match roles::node_group(&o) {
+                    Some(g) => Some(g),
+                    None => continue,
+                },
+                None => None,
+            },
+            "endpoints" => stores
+                .get::<Endpoints>(main, &ns, &name)
+                .map(|o| roles::endpoints_group(&o, &cx)),
+            "endpointslice" => stores
+                .get::<EndpointSlice>(main, &ns, &name)
+                .map(|o| roles::endpointslice_group(&o, &cx)),
+            _ => stores
+                .get::<Ingress>(main, &ns, &name)
+                .map(|o| roles::ingress_group(&o, &cx)),
         };
-        groups.insert(source, group);
+        let value = group.map_or_else(|| json!({"targets": [], "labels": {}}), |g| as_expected(&g));
+        groups.insert(source, value);
     }
     groups
 }
 
-fn run_joined(role: &str, main: &str) -> (usize, usize) {
+/// Runs every case of `role`; returns how many ran and how many there are.
+fn run(role: &str) -> (usize, usize) {
     let cases = fixtures(role);
+    assert!(!cases.is_empty(), "no {role} fixtures");
     let mut ran = 0;
     for (path, case) in &cases {
-        if needs_watch_layer(case) {
+        if DEVIATIONS
+            .iter()
+            .any(|d| path.ends_with(&format!("/{d}.json")))
+        {
             continue;
         }
         let want: BTreeMap<String, Value> = case["expected"]
@@ -232,7 +236,7 @@ fn run_joined(role: &str, main: &str) -> (usize, usize) {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         assert_eq!(
-            serde_json::to_string_pretty(&replay_joined(case, main)).unwrap(),
+            serde_json::to_string_pretty(&replay(case, role)).unwrap(),
             serde_json::to_string_pretty(&want).unwrap(),
             "{path}"
         );
@@ -242,44 +246,31 @@ fn run_joined(role: &str, main: &str) -> (usize, usize) {
 }
 
 #[test]
-fn endpointslice_role_matches_prometheus() {
-    assert_eq!(run_joined("endpointslice", "EndpointSlice"), (15, 19));
-}
-
-#[test]
-fn endpoints_role_matches_prometheus() {
-    let (ran, total) = run_joined("endpoints", "Endpoints");
-    assert_eq!(
-        (ran, total),
-        (ran.max(1), 17),
-        "{ran} of {total} endpoints cases ran"
-    );
-}
-
-#[test]
-fn ingress_role_matches_prometheus() {
-    let (ran, total) = run_joined("ingress", "Ingress");
-    assert_eq!(
-        (ran, total),
-        (ran.max(1), 7),
-        "{ran} of {total} ingress cases ran"
-    );
-}
-
-#[test]
 fn pod_role_matches_prometheus() {
-    let (ran, total) = run_role("pod", "Pod");
-    assert_eq!((ran, total), (8, 19), "cases run of all pod fixtures");
+    assert_eq!(run("pod"), (19, 19));
 }
 
 #[test]
 fn service_role_matches_prometheus() {
-    let (ran, total) = run_role("service", "Service");
-    assert_eq!((ran, total), (6, 8), "cases run of all service fixtures");
+    assert_eq!(run("service"), (8, 8));
 }
 
 #[test]
 fn node_role_matches_prometheus() {
-    let (ran, total) = run_role("node", "Node");
-    assert_eq!((ran, total), (9, 9), "cases run of all node fixtures");
+    assert_eq!(run("node"), (9, 9));
+}
+
+#[test]
+fn endpoints_role_matches_prometheus() {
+    assert_eq!(run("endpoints"), (16, 17));
+}
+
+#[test]
+fn endpointslice_role_matches_prometheus() {
+    assert_eq!(run("endpointslice"), (18, 19));
+}
+
+#[test]
+fn ingress_role_matches_prometheus() {
+    assert_eq!(run("ingress"), (7, 7));
 }

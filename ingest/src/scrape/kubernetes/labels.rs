@@ -30,6 +30,11 @@ pub fn sanitize(name: &str) -> String {
 /// Adds the name, labels and annotations of `meta` for `role` (`pod`, `service`, …).
 pub fn add_object_meta(labels: &mut LabelSet, meta: &ObjectMeta, role: &str) {
     labels.insert(format!("{PREFIX}{role}_name"), meta.name.clone());
+    add_meta(labels, meta, role);
+}
+
+/// Adds the labels and annotations of `meta` for `role` (without its name: a namespace's).
+pub fn add_meta(labels: &mut LabelSet, meta: &ObjectMeta, role: &str) {
     for (k, v) in &meta.labels {
         let n = sanitize(k);
         labels.insert(format!("{PREFIX}{role}_label_{n}"), v.clone());

@@ -37,6 +37,13 @@ impl ObjectMeta {
     }
 }
 
+/// Any object of which only the metadata is read (Namespace, ReplicaSet, Job).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Metadata {
+    pub metadata: ObjectMeta,
+}
+
 /// A Pod.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]

@@ -11,8 +11,8 @@ use tokio::sync::{Notify, watch};
 
 use std::collections::BTreeMap;
 
-use super::objects::{EndpointSlice, Endpoints, Ingress, Node, Pod, Service};
-use super::roles;
+use super::objects::{EndpointSlice, Endpoints, Ingress, Metadata, Node, ObjectMeta, Pod, Service};
+use super::roles::{self, Attach, Context};
 use super::watch::{ObjectWatch, Objects, WatchKey, shared};
 use crate::scrape::config::{Authorization, HttpClientConfig, KubernetesSdConfig};
 use crate::scrape::discovery::{Provider, TargetGroup};
@@ -77,7 +77,10 @@ fn path(kind: &str, namespace: Option<&str>) -> String {
         "endpointslice" => ("/apis/discovery.k8s.io/v1", "endpointslices"),
         "endpoints" => ("/api/v1", "endpoints"),
         "ingress" => ("/apis/networking.k8s.io/v1", "ingresses"),
-        _ => ("/api/v1", "nodes"),
+        "namespace" => return "/api/v1/namespaces".into(),
+        "replicaset" => ("/apis/apps/v1", "replicasets"),
+        "job" => ("/apis/batch/v1", "jobs"),
+        _ => return "/api/v1/nodes".into(),
     };
     match namespace {
         Some(ns) => format!("{prefix}/namespaces/{ns}/{plural}"),
@@ -85,16 +88,35 @@ fn path(kind: &str, namespace: Option<&str>) -> String {
     }
 }
 
-/// The kinds a role watches: its own, and those its groups are joined with.
-fn kinds(role: &str) -> &'static [&'static str] {
-    match role {
-        "endpointslice" => &["endpointslice", "pod", "service"],
-        "endpoints" => &["endpoints", "pod", "service"],
-        "ingress" => &["ingress"],
-        "pod" => &["pod"],
-        "service" => &["service"],
-        _ => &["node"],
+/// Whether `kind`'s objects live in namespaces.
+fn namespaced(kind: &str) -> bool {
+    !matches!(kind, "node" | "namespace")
+}
+
+/// The kinds a role watches: its own first, then those its groups are joined with.
+fn kinds(role: &str, attach: Attach) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = match role {
+        "endpointslice" => vec!["endpointslice", "pod", "service"],
+        "endpoints" => vec!["endpoints", "pod", "service"],
+        "ingress" => vec!["ingress"],
+        "pod" => vec!["pod"],
+        "service" => vec!["service"],
+        _ => vec!["node"],
+    };
+    let pods = matches!(role, "pod" | "endpoints" | "endpointslice");
+    if attach.node && pods {
+        kinds.push("node");
     }
+    if attach.namespace && role != "node" {
+        kinds.push("namespace");
+    }
+    if attach.deployment && pods {
+        kinds.push("replicaset");
+    }
+    if (attach.job || attach.cronjob) && pods {
+        kinds.push("job");
+    }
+    kinds
 }
 
 /// The current objects of each watched kind (one set per namespace).
@@ -124,29 +146,46 @@ impl roles::Lookup for Current {
     fn service(&self, namespace: &str, name: &str) -> Option<Service> {
         self.get("service", namespace, name)
     }
+    fn node(&self, name: &str) -> Option<Node> {
+        self.get("node", "", name)
+    }
+    fn meta(&self, kind: &str, namespace: &str, name: &str) -> Option<ObjectMeta> {
+        let kind = match kind {
+            "Namespace" => "namespace",
+            "ReplicaSet" => "replicaset",
+            _ => "job",
+        };
+        self.get::<Metadata>(kind, namespace, name)
+            .map(|m| m.metadata)
+    }
 }
 
 /// The target groups of `role` for the current objects, sorted by source.
-pub fn groups(role: &str, current: &Current) -> Vec<TargetGroup> {
+pub fn groups(role: &str, attach: Attach, current: &Current) -> Vec<TargetGroup> {
+    let cx = Context {
+        attach,
+        objects: current,
+    };
+    let cx = &cx;
     let mut out = Vec::new();
-    for set in current.0.get(kinds(role)[0]).into_iter().flatten() {
+    for set in current.0.get(kinds(role, attach)[0]).into_iter().flatten() {
         for object in set.values() {
             let group = match role {
                 "pod" => serde_json::from_value::<Pod>(object.clone())
                     .ok()
-                    .map(|p| roles::pod_group(&p)),
+                    .map(|p| roles::pod_group(&p, cx)),
                 "service" => serde_json::from_value::<Service>(object.clone())
                     .ok()
-                    .map(|s| roles::service_group(&s)),
+                    .map(|s| roles::service_group(&s, cx)),
                 "endpointslice" => serde_json::from_value::<EndpointSlice>(object.clone())
                     .ok()
-                    .map(|e| roles::endpointslice_group(&e, current)),
+                    .map(|e| roles::endpointslice_group(&e, cx)),
                 "endpoints" => serde_json::from_value::<Endpoints>(object.clone())
                     .ok()
-                    .map(|e| roles::endpoints_group(&e, current)),
+                    .map(|e| roles::endpoints_group(&e, cx)),
                 "ingress" => serde_json::from_value::<Ingress>(object.clone())
                     .ok()
-                    .map(|i| roles::ingress_group(&i)),
+                    .map(|i| roles::ingress_group(&i, cx)),
                 _ => serde_json::from_value::<Node>(object.clone())
                     .ok()
                     .and_then(|n| roles::node_group(&n)),
@@ -175,12 +214,18 @@ pub fn kubernetes_provider(
     };
     // One shared watch per kind and namespace, with the selectors of that kind.
     let mut watches: Vec<(&'static str, Arc<ObjectWatch>)> = Vec::new();
-    for kind in kinds(&config.role) {
+    let attach = config.attach();
+    for kind in kinds(&config.role, attach) {
         let (label_selector, field_selector) = config.selector_for(kind);
-        for ns in &namespaces {
+        let scopes: Vec<Option<String>> = if namespaced(kind) {
+            namespaces.clone()
+        } else {
+            vec![None]
+        };
+        for ns in &scopes {
             let key = WatchKey {
                 server: server.clone(),
-                path: path(kind, if *kind == "node" { None } else { ns.as_deref() }),
+                path: path(kind, ns.as_deref()),
                 label_selector: label_selector.clone(),
                 field_selector: field_selector.clone(),
                 credentials: credentials.clone(),
@@ -205,7 +250,7 @@ pub fn kubernetes_provider(
                     .or_default()
                     .push(r.borrow_and_update().clone());
             }
-            let _ = tx.send(Arc::new(groups(&role, &current)));
+            let _ = tx.send(Arc::new(groups(&role, attach, &current)));
             changed.notify_one();
             let any = futures::future::select_all(
                 receivers.iter_mut().map(|(_, r)| Box::pin(r.changed())),

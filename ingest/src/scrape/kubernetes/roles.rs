@@ -6,11 +6,69 @@
 
 use std::collections::BTreeMap;
 
-use super::labels::{LabelSet, NAMESPACE, PREFIX, add_object_meta, join_host_port, sanitize};
+use super::labels::{
+    LabelSet, NAMESPACE, PREFIX, add_meta, add_object_meta, join_host_port, sanitize,
+};
 use super::objects::{
-    Container, ContainerPort, EndpointSlice, Endpoints, Ingress, Node, Pod, Service,
+    Container, ContainerPort, EndpointSlice, Endpoints, Ingress, Node, ObjectMeta, Pod, Service,
 };
 use crate::scrape::discovery::{ADDRESS_LABEL, TargetGroup};
+
+/// `attach_metadata`: which related objects' metadata targets get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attach {
+    pub node: bool,
+    pub namespace: bool,
+    pub deployment: bool,
+    pub job: bool,
+    pub cronjob: bool,
+}
+
+/// Looks up the objects a group is joined with, by namespace and name.
+pub trait Lookup {
+    fn pod(&self, namespace: &str, name: &str) -> Option<Pod>;
+    fn service(&self, namespace: &str, name: &str) -> Option<Service>;
+    fn node(&self, name: &str) -> Option<Node>;
+    /// A Namespace, ReplicaSet or Job's metadata (`kind` as the API names it).
+    fn meta(&self, kind: &str, namespace: &str, name: &str) -> Option<ObjectMeta>;
+}
+
+/// What building a group may consult: the `attach_metadata` switches and the other objects.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub attach: Attach,
+    pub objects: &'a dyn Lookup,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("attach", &self.attach)
+            .finish()
+    }
+}
+
+impl Context<'_> {
+    /// The namespace's labels and annotations (`attach_metadata.namespace`).
+    fn add_namespace(&self, labels: &mut LabelSet, namespace: &str) {
+        if !self.attach.namespace {
+            return;
+        }
+        if let Some(meta) = self.objects.meta("Namespace", "", namespace) {
+            add_meta(labels, &meta, "namespace");
+        }
+    }
+
+    /// The node's name, labels and annotations (`attach_metadata.node`).
+    fn add_node(&self, labels: &mut LabelSet, node: Option<&str>) {
+        if !self.attach.node {
+            return;
+        }
+        if let Some(n) = node.and_then(|name| self.objects.node(name)) {
+            add_object_meta(labels, &n.metadata, "node");
+        }
+    }
+}
 
 fn label(suffix: &str) -> String {
     format!("{PREFIX}{suffix}")
@@ -21,8 +79,9 @@ pub fn pod_source(namespace: &str, name: &str) -> String {
     format!("pod/{namespace}/{name}")
 }
 
-/// The labels every target of a pod shares.
-pub fn pod_labels(pod: &Pod) -> LabelSet {
+/// The labels every target of a pod shares (and, with `attach_metadata`, its Deployment's,
+/// Job's and CronJob's names).
+pub fn pod_labels(pod: &Pod, cx: &Context<'_>) -> LabelSet {
     let mut l = LabelSet::new();
     l.insert(label("pod_ip"), pod.status.pod_ip.clone());
     let ready = pod
@@ -44,13 +103,40 @@ pub fn pod_labels(pod: &Pod) -> LabelSet {
         if !owner.name.is_empty() {
             l.insert(label("pod_controller_name"), owner.name.clone());
         }
+        let ns = &pod.metadata.namespace;
+        if owner.kind == "ReplicaSet" && cx.attach.deployment {
+            let deployment = cx
+                .objects
+                .meta("ReplicaSet", ns, &owner.name)
+                .and_then(|rs| rs.controller().cloned())
+                .filter(|o| o.kind == "Deployment");
+            if let Some(d) = deployment {
+                l.insert(label("pod_deployment_name"), d.name);
+            }
+        }
+        if owner.kind == "Job" {
+            if cx.attach.job {
+                l.insert(label("pod_job_name"), owner.name.clone());
+            }
+            if cx.attach.cronjob {
+                let cronjob = cx
+                    .objects
+                    .meta("Job", ns, &owner.name)
+                    .and_then(|job| job.controller().cloned())
+                    .filter(|o| o.kind == "CronJob");
+                if let Some(c) = cronjob {
+                    l.insert(label("pod_cronjob_name"), c.name);
+                }
+            }
+        }
     }
     l
 }
 
 /// A pod's group: one target per container port, one without a port for a container that
-/// declares none (init containers included); nothing while the pod has no IP.
-pub fn pod_group(pod: &Pod) -> TargetGroup {
+/// declares none (init containers included); nothing while the pod has no IP (or, with
+/// `attach_metadata.node`, while its node is unknown).
+pub fn pod_group(pod: &Pod, cx: &Context<'_>) -> TargetGroup {
     let mut group = TargetGroup {
         source: pod_source(&pod.metadata.namespace, &pod.metadata.name),
         ..Default::default()
@@ -58,10 +144,15 @@ pub fn pod_group(pod: &Pod) -> TargetGroup {
     if pod.status.pod_ip.is_empty() {
         return group;
     }
-    group.labels = pod_labels(pod);
+    if cx.attach.node && cx.objects.node(&pod.spec.node_name).is_none() {
+        return group;
+    }
+    group.labels = pod_labels(pod, cx);
     group
         .labels
         .insert(NAMESPACE.into(), pod.metadata.namespace.clone());
+    cx.add_node(&mut group.labels, Some(&pod.spec.node_name));
+    cx.add_namespace(&mut group.labels, &pod.metadata.namespace);
     let all = pod
         .spec
         .containers
@@ -123,12 +214,13 @@ pub fn service_labels(svc: &Service) -> LabelSet {
 }
 
 /// A service's group: one target per port, addressed `<name>.<namespace>.svc:<port>`.
-pub fn service_group(svc: &Service) -> TargetGroup {
+pub fn service_group(svc: &Service, cx: &Context<'_>) -> TargetGroup {
     let mut group = TargetGroup {
         source: service_source(&svc.metadata.namespace, &svc.metadata.name),
         labels: service_labels(svc),
         ..Default::default()
     };
+    cx.add_namespace(&mut group.labels, &svc.metadata.namespace);
     let host = format!("{}.{}.svc", svc.metadata.name, svc.metadata.namespace);
     for p in &svc.spec.ports {
         let mut t = BTreeMap::from([
@@ -228,12 +320,6 @@ pub fn endpointslice_source(namespace: &str, name: &str) -> String {
     format!("endpointslice/{namespace}/{name}")
 }
 
-/// Looks objects up by namespace and name: the pods and services an EndpointSlice refers to.
-pub trait Lookup {
-    fn pod(&self, namespace: &str, name: &str) -> Option<Pod>;
-    fn service(&self, namespace: &str, name: &str) -> Option<Service>;
-}
-
 /// The pod container port matching `port`: (container, port, is init container).
 fn container_port(pod: &Pod, port: i32) -> Option<(&Container, &ContainerPort, bool)> {
     let regular = pod.spec.containers.len();
@@ -268,7 +354,8 @@ fn container_labels(t: &mut LabelSet, c: &Container, p: &ContainerPort, init: bo
 /// gets its own target at the pod's IP. The owning service's labels (from the
 /// `kubernetes.io/service-name` label) go on the group; of a dual-stack service, only the
 /// slices of its primary IP family have targets.
-pub fn endpointslice_group(slice: &EndpointSlice, objects: &dyn Lookup) -> TargetGroup {
+pub fn endpointslice_group(slice: &EndpointSlice, cx: &Context<'_>) -> TargetGroup {
+    let objects = cx.objects;
     let ns = &slice.metadata.namespace;
     let mut labels = LabelSet::from([
         (NAMESPACE.to_string(), ns.clone()),
@@ -289,6 +376,9 @@ pub fn endpointslice_group(slice: &EndpointSlice, objects: &dyn Lookup) -> Targe
     };
     if let Some(svc) = &service {
         labels.extend(service_labels(svc));
+    }
+    cx.add_namespace(&mut labels, ns);
+    if let Some(svc) = &service {
         let dual = matches!(
             svc.spec.ip_family_policy.as_str(),
             "PreferDualStack" | "RequireDualStack"
@@ -364,6 +454,11 @@ pub fn endpointslice_group(slice: &EndpointSlice, objects: &dyn Lookup) -> Targe
                         "true".into(),
                     );
                 }
+                let node = match &ep.target_ref {
+                    Some(r) if r.kind == "Node" => Some(r.name.as_str()),
+                    _ => ep.node_name.as_deref(),
+                };
+                cx.add_node(&mut t, node);
                 let pod = ep
                     .target_ref
                     .as_ref()
@@ -373,7 +468,7 @@ pub fn endpointslice_group(slice: &EndpointSlice, objects: &dyn Lookup) -> Targe
                     group.targets.push(t);
                     continue;
                 };
-                t.extend(pod_labels(&pod));
+                t.extend(pod_labels(&pod, cx));
                 if let Some((c, p, init)) = port.port.and_then(|n| container_port(&pod, n)) {
                     container_labels(&mut t, c, p, init);
                 }
@@ -382,7 +477,7 @@ pub fn endpointslice_group(slice: &EndpointSlice, objects: &dyn Lookup) -> Targe
             }
         }
     }
-    uncovered_container_ports(&mut group, &seen);
+    uncovered_container_ports(&mut group, &seen, cx);
     group
 }
 
@@ -394,13 +489,15 @@ pub fn endpoints_source(namespace: &str, name: &str) -> String {
 /// An Endpoints object's group, as `endpoints.go` builds it: one target per address (ready
 /// and not ready) and port, with the same pod and container-port joins as the
 /// `endpointslice` role; the service of the same name labels the group.
-pub fn endpoints_group(eps: &Endpoints, objects: &dyn Lookup) -> TargetGroup {
+pub fn endpoints_group(eps: &Endpoints, cx: &Context<'_>) -> TargetGroup {
+    let objects = cx.objects;
     let ns = &eps.metadata.namespace;
     let mut labels = LabelSet::from([(NAMESPACE.to_string(), ns.clone())]);
     if let Some(svc) = objects.service(ns, &eps.metadata.name) {
         labels.extend(service_labels(&svc));
     }
     add_object_meta(&mut labels, &eps.metadata, "endpoints");
+    cx.add_namespace(&mut labels, ns);
     let mut group = TargetGroup {
         source: endpoints_source(ns, &eps.metadata.name),
         labels,
@@ -434,6 +531,12 @@ pub fn endpoints_group(eps: &Endpoints, objects: &dyn Lookup) -> TargetGroup {
                 if !addr.hostname.is_empty() {
                     t.insert(label("endpoint_hostname"), addr.hostname.clone());
                 }
+                let node = match (&addr.node_name, &addr.target_ref) {
+                    (Some(n), _) => Some(n.as_str()),
+                    (None, Some(r)) if r.kind == "Node" => Some(r.name.as_str()),
+                    _ => None,
+                };
+                cx.add_node(&mut t, node);
                 let pod = addr
                     .target_ref
                     .as_ref()
@@ -443,7 +546,7 @@ pub fn endpoints_group(eps: &Endpoints, objects: &dyn Lookup) -> TargetGroup {
                     group.targets.push(t);
                     continue;
                 };
-                t.extend(pod_labels(&pod));
+                t.extend(pod_labels(&pod, cx));
                 if let Some((c, p, init)) = container_port(&pod, port.port) {
                     container_labels(&mut t, c, p, init);
                     // The endpoint's protocol, as `endpoints.go` sets it.
@@ -454,7 +557,7 @@ pub fn endpoints_group(eps: &Endpoints, objects: &dyn Lookup) -> TargetGroup {
             }
         }
     }
-    uncovered_container_ports(&mut group, &seen);
+    uncovered_container_ports(&mut group, &seen, cx);
     group
 }
 
@@ -470,7 +573,11 @@ fn remember(seen: &mut Vec<(Pod, Vec<Option<i32>>)>, pod: Pod, port: Option<i32>
 
 /// A target at the pod's IP for each container port of the pods seen that no endpoint port
 /// covered.
-fn uncovered_container_ports(group: &mut TargetGroup, seen: &[(Pod, Vec<Option<i32>>)]) {
+fn uncovered_container_ports(
+    group: &mut TargetGroup,
+    seen: &[(Pod, Vec<Option<i32>>)],
+    cx: &Context<'_>,
+) {
     for (pod, ports) in seen {
         if pod.status.pod_ip.is_empty() {
             continue;
@@ -492,7 +599,7 @@ fn uncovered_container_ports(group: &mut TargetGroup, seen: &[(Pod, Vec<Option<i
                     join_host_port(&pod.status.pod_ip, p.container_port),
                 )]);
                 container_labels(&mut t, c, p, i >= regular);
-                t.extend(pod_labels(pod));
+                t.extend(pod_labels(pod, cx));
                 group.targets.push(t);
             }
         }
@@ -515,13 +622,14 @@ fn tls_matches(pattern: &str, host: &str) -> bool {
 
 /// An Ingress's group: one target per rule host and path (`/` for a rule without `http`),
 /// `https` when a TLS host covers the rule's host.
-pub fn ingress_group(ing: &Ingress) -> TargetGroup {
+pub fn ingress_group(ing: &Ingress, cx: &Context<'_>) -> TargetGroup {
     let ns = &ing.metadata.namespace;
     let mut labels = LabelSet::from([(NAMESPACE.to_string(), ns.clone())]);
     if let Some(class) = &ing.spec.ingress_class_name {
         labels.insert(label("ingress_class_name"), class.clone());
     }
     add_object_meta(&mut labels, &ing.metadata, "ingress");
+    cx.add_namespace(&mut labels, ns);
     let mut group = TargetGroup {
         source: ingress_source(ns, &ing.metadata.name),
         labels,
