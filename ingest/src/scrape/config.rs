@@ -794,11 +794,12 @@ impl KubernetesSdConfig {
                     "cannot use 'kubeconfig_file' and 'api_server' simultaneously",
                 );
             }
-            return err(
-                at("kubeconfig_file"),
-                "kubeconfig_file is not supported by Strata yet: set api_server with the HTTP \
-                 client settings, or run in the cluster",
-            );
+            if self.http != HttpClientConfig::default() {
+                return err(
+                    at("kubeconfig_file"),
+                    "cannot use a custom HTTP client configuration together with 'kubeconfig_file'",
+                );
+            }
         }
         if let Some(server) = &self.api_server {
             let url = url::Url::parse(server);

@@ -5,10 +5,11 @@
 //! groups with Prometheus' meta labels ([`roles`], [`labels`]) → the scrape manager syncs its
 //! targets from them like any other provider's.
 //!
-//! Roles `pod`, `service` and `node` are discovered, pinned by Prometheus' own discovery
-//! test cases (`ingest/tests/fixtures/kubernetes`); `endpoints`, `endpointslice`, `ingress`
-//! and `attach_metadata` are refused by name in the configuration until they are.
+//! Every role and `attach_metadata` is discovered as Prometheus 3 does, pinned by
+//! Prometheus' own discovery test cases (`ingest/tests/fixtures/kubernetes`); the API server
+//! comes from `api_server`, a [`kubeconfig`] file, or the pod's service account.
 
+pub mod kubeconfig;
 pub mod labels;
 pub mod objects;
 pub mod provider;

@@ -23,6 +23,9 @@ const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// The API server URL and client settings of `config`.
 fn connection(config: &KubernetesSdConfig) -> Result<(String, HttpClientConfig), String> {
+    if let Some(path) = &config.kubeconfig_file {
+        return super::kubeconfig::load(path);
+    }
     if let Some(server) = &config.api_server {
         return Ok((
             server.trim_end_matches('/').to_string(),
@@ -52,6 +55,24 @@ fn connection(config: &KubernetesSdConfig) -> Result<(String, HttpClientConfig),
         http.tls_config.ca_file = Some(PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"));
     }
     Ok((format!("https://{host}:{port}"), http))
+}
+
+/// A key telling credentials apart (watches are shared only between identical ones: another
+/// token may see other objects). `Debug` hides secrets, so they are hashed in explicitly.
+fn credentials_key(http: &HttpClientConfig) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{http:?}").hash(&mut h);
+    if let Some(a) = &http.authorization {
+        a.credentials.0.hash(&mut h);
+    }
+    if let Some(b) = &http.basic_auth {
+        b.password.0.hash(&mut h);
+    }
+    if let Some(k) = &http.tls_config.key {
+        k.0.hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
 }
 
 /// The namespaces to watch (`None`: all of them, one cluster-wide watch).
@@ -207,7 +228,7 @@ pub fn kubernetes_provider(
 ) -> Result<Provider, String> {
     let (server, http) = connection(config)?;
     let client = Arc::new(HttpClient::new(&http, true)?);
-    let credentials = format!("{http:?}");
+    let credentials = credentials_key(&http);
     let namespaces = match namespaces(config)? {
         None => vec![None],
         Some(names) => names.into_iter().map(Some).collect(),
