@@ -1,7 +1,9 @@
 //! The deployment files, checked offline as CI can: the Terraform module and example with
 //! `terraform fmt`, checkov's policies and the module's invariants evaluated by tfparse
 //! (`infra/terraform/check.sh`, in a virtualenv under `target/` that this test creates), and
-//! the local MinIO stack with Debian's `docker-compose config` (`infra/local/check.sh`).
+//! the local MinIO stack with Debian's `docker-compose config` (`infra/local/check.sh`), and
+//! the Kubernetes manifests with checkov's kubernetes framework and `kubectl kustomize`
+//! (`infra/kubernetes/check.sh`), their scrape configuration with Strata's own loader.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -78,6 +80,33 @@ fn terraform_passes_fmt_checkov_and_its_invariants() {
     if which("terraform") {
         assert!(out.contains("terraform fmt: ok"), "{out}");
     }
+}
+
+#[test]
+fn kubernetes_manifests_pass_their_offline_checks() {
+    let python = infra_python();
+    let out = run("infra/kubernetes/check.sh", &[("PYTHON", &python)]);
+    assert!(out.contains("checkov: ok (Passed checks: "), "{out}");
+}
+
+/// The workers' configuration in the ConfigMap is one Strata's strict loader accepts.
+#[test]
+fn kubernetes_configmap_is_a_valid_strata_configuration() {
+    let text = std::fs::read_to_string(root().join("infra/kubernetes/configmap.yaml")).unwrap();
+    let map: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let config = map["data"]["prometheus.yml"]
+        .as_str()
+        .expect("data.prometheus.yml");
+    let parsed = strata_ingest::scrape::Config::parse(config).unwrap();
+    let roles: Vec<&str> = parsed
+        .scrape_configs
+        .iter()
+        .flat_map(|j| j.kubernetes_sd_configs.iter().map(|k| k.role.as_str()))
+        .collect();
+    assert!(
+        roles.contains(&"pod") && roles.contains(&"endpointslice"),
+        "{roles:?}"
+    );
 }
 
 #[test]
