@@ -72,6 +72,9 @@ struct Job {
     loops: HashMap<u64, LoopHandle>,
     dropped: Vec<DroppedTarget>,
     dropped_total: usize,
+    /// The provider outputs the loops were last reconciled with: a sync skips the job while
+    /// they are the same (a busy provider of another job costs this one nothing).
+    synced: Vec<Arc<Vec<discovery::TargetGroup>>>,
 }
 
 impl Job {
@@ -249,6 +252,7 @@ impl ScrapeManager {
                     loops: HashMap::new(),
                     dropped: Vec::new(),
                     dropped_total: 0,
+                    synced: Vec::new(),
                 },
             );
         }
@@ -269,11 +273,22 @@ impl ScrapeManager {
         let seed = self.seed.lock().map(|s| *s).unwrap_or(0);
         let mut jobs = self.jobs.lock().await;
         for (name, job) in jobs.iter_mut() {
-            let groups: Vec<_> = job
+            let outputs: Vec<Arc<Vec<discovery::TargetGroup>>> = job
                 .providers
                 .iter()
-                .flat_map(|p| p.groups.borrow().iter().cloned().collect::<Vec<_>>())
+                .map(|p| p.groups.borrow().clone())
                 .collect();
+            let unchanged = !job.loops.is_empty()
+                && outputs.len() == job.synced.len()
+                && outputs
+                    .iter()
+                    .zip(&job.synced)
+                    .all(|(a, b)| Arc::ptr_eq(a, b));
+            if unchanged {
+                continue;
+            }
+            job.synced = outputs.clone();
+            let groups: Vec<_> = outputs.iter().flat_map(|g| g.iter().cloned()).collect();
             let (active, dropped) = targets_of(
                 &job.config,
                 job.settings.interval,

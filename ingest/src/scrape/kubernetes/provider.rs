@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use std::collections::BTreeMap;
@@ -156,7 +157,7 @@ impl Current {
             .get(kind)?
             .iter()
             .find_map(|set| set.get(&key))
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .and_then(|v| serde_json::from_value(Value::clone(v)).ok())
     }
 }
 
@@ -181,42 +182,69 @@ impl roles::Lookup for Current {
     }
 }
 
+/// Builds the group of one object of `role`'s own kind.
+fn build(role: &str, object: &Value, cx: &Context<'_>) -> Option<TargetGroup> {
+    match role {
+        "pod" => serde_json::from_value::<Pod>(object.clone())
+            .ok()
+            .map(|p| roles::pod_group(&p, cx)),
+        "service" => serde_json::from_value::<Service>(object.clone())
+            .ok()
+            .map(|s| roles::service_group(&s, cx)),
+        "endpointslice" => serde_json::from_value::<EndpointSlice>(object.clone())
+            .ok()
+            .map(|e| roles::endpointslice_group(&e, cx)),
+        "endpoints" => serde_json::from_value::<Endpoints>(object.clone())
+            .ok()
+            .map(|e| roles::endpoints_group(&e, cx)),
+        "ingress" => serde_json::from_value::<Ingress>(object.clone())
+            .ok()
+            .map(|i| roles::ingress_group(&i, cx)),
+        _ => serde_json::from_value::<Node>(object.clone())
+            .ok()
+            .and_then(|n| roles::node_group(&n)),
+    }
+}
+
+/// Groups built from objects, kept while the objects stay the same: a change of one pod
+/// among thousands rebuilds one group. Roles whose groups join other objects (or attach
+/// their metadata) rebuild every group whenever anything they watch changes.
+#[derive(Debug, Default)]
+pub struct GroupCache(std::collections::HashMap<String, (Arc<Value>, Option<TargetGroup>)>);
+
+/// Whether `role`'s groups depend only on their own object.
+fn self_contained(role: &str, attach: Attach) -> bool {
+    matches!(role, "pod" | "service" | "node" | "ingress") && attach == Attach::default()
+}
+
 /// The target groups of `role` for the current objects, sorted by source.
-pub fn groups(role: &str, attach: Attach, current: &Current) -> Vec<TargetGroup> {
+pub fn groups(
+    role: &str,
+    attach: Attach,
+    current: &Current,
+    cache: &mut GroupCache,
+) -> Vec<TargetGroup> {
     let cx = Context {
         attach,
         objects: current,
     };
-    let cx = &cx;
+    let reuse = self_contained(role, attach);
+    let mut fresh = std::collections::HashMap::new();
     let mut out = Vec::new();
     for set in current.0.get(kinds(role, attach)[0]).into_iter().flatten() {
-        for object in set.values() {
-            let group = match role {
-                "pod" => serde_json::from_value::<Pod>(object.clone())
-                    .ok()
-                    .map(|p| roles::pod_group(&p, cx)),
-                "service" => serde_json::from_value::<Service>(object.clone())
-                    .ok()
-                    .map(|s| roles::service_group(&s, cx)),
-                "endpointslice" => serde_json::from_value::<EndpointSlice>(object.clone())
-                    .ok()
-                    .map(|e| roles::endpointslice_group(&e, cx)),
-                "endpoints" => serde_json::from_value::<Endpoints>(object.clone())
-                    .ok()
-                    .map(|e| roles::endpoints_group(&e, cx)),
-                "ingress" => serde_json::from_value::<Ingress>(object.clone())
-                    .ok()
-                    .map(|i| roles::ingress_group(&i, cx)),
-                _ => serde_json::from_value::<Node>(object.clone())
-                    .ok()
-                    .and_then(|n| roles::node_group(&n)),
+        for (key, object) in set.iter() {
+            let group = match cache.0.remove(key) {
+                Some((old, group)) if reuse && Arc::ptr_eq(&old, object) => group,
+                _ => build(role, object, &cx),
             };
             // An object without targets (a pod without an IP yet) has no group to keep.
-            if let Some(g) = group.filter(|g| !g.targets.is_empty()) {
-                out.push(g);
+            if let Some(g) = group.as_ref().filter(|g| !g.targets.is_empty()) {
+                out.push(g.clone());
             }
+            fresh.insert(key.clone(), (object.clone(), group));
         }
     }
+    cache.0 = fresh;
     out.sort_by(|a, b| a.source.cmp(&b.source));
     out
 }
@@ -258,6 +286,7 @@ pub fn kubernetes_provider(
     let role = config.role.clone();
     // The task holds `watches`: the shared watches run as long as it does.
     let task = tokio::spawn(async move {
+        let mut cache = GroupCache::default();
         let mut receivers: Vec<_> = watches
             .iter()
             .map(|(kind, w)| (*kind, w.objects.clone()))
@@ -271,7 +300,7 @@ pub fn kubernetes_provider(
                     .or_default()
                     .push(r.borrow_and_update().clone());
             }
-            let _ = tx.send(Arc::new(groups(&role, attach, &current)));
+            let _ = tx.send(Arc::new(groups(&role, attach, &current, &mut cache)));
             changed.notify_one();
             let any = futures::future::select_all(
                 receivers.iter_mut().map(|(_, r)| Box::pin(r.changed())),
@@ -279,8 +308,8 @@ pub fn kubernetes_provider(
             if any.await.0.is_err() {
                 return;
             }
-            // Let a burst of events settle into one update.
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            // Let a burst of events settle into one update (Prometheus waits 5 s).
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     });
     Ok(Provider::with_task(rx, task))

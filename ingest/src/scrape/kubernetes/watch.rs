@@ -19,8 +19,10 @@ use tokio::sync::watch;
 
 use crate::scrape::http::HttpClient;
 
-/// Objects by `namespace/name`.
-pub type Objects = BTreeMap<String, Value>;
+/// Objects by `namespace/name`. Each is shared, so publishing a new set after an event
+/// copies pointers, and readers can tell a changed object from an unchanged one
+/// (`Arc::ptr_eq`).
+pub type Objects = BTreeMap<String, Arc<Value>>;
 
 /// What to watch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -160,7 +162,7 @@ async fn list(key: &WatchKey, client: &HttpClient) -> Result<(Objects, String), 
         let page: Value =
             serde_json::from_str(&body).map_err(|e| format!("LIST {}: {e}", key.path))?;
         for item in page["items"].as_array().into_iter().flatten() {
-            objects.insert(object_key(item), item.clone());
+            objects.insert(object_key(item), Arc::new(item.clone()));
         }
         let next = page["metadata"]["continue"].as_str().unwrap_or_default();
         if next.is_empty() {
@@ -231,7 +233,7 @@ async fn watch_from(
             let object = &event["object"];
             match event["type"].as_str().unwrap_or_default() {
                 "ADDED" | "MODIFIED" => {
-                    objects.insert(object_key(object), object.clone());
+                    objects.insert(object_key(object), Arc::new(object.clone()));
                     changed = true;
                 }
                 "DELETED" => {
