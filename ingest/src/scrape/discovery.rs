@@ -61,6 +61,8 @@ pub type Groups = watch::Receiver<Arc<Vec<TargetGroup>>>;
 pub struct Provider {
     pub groups: Groups,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// A discovery shared with other providers, kept running while this one exists.
+    _shared: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Provider {
@@ -69,6 +71,17 @@ impl Provider {
         Self {
             groups,
             task: Some(task),
+            _shared: None,
+        }
+    }
+
+    /// A provider reading the groups of a discovery shared between jobs (`shared` keeps it
+    /// running while this provider exists).
+    pub fn sharing(groups: Groups, shared: Arc<dyn std::any::Any + Send + Sync>) -> Self {
+        Self {
+            groups,
+            task: None,
+            _shared: Some(shared),
         }
     }
 }
@@ -92,6 +105,7 @@ pub fn static_provider(configs: &[StaticConfig]) -> Provider {
     Provider {
         groups: rx,
         task: None,
+        _shared: None,
     }
 }
 
@@ -191,10 +205,7 @@ pub fn file_provider(config: &FileSdConfig, changed: Arc<Notify>) -> Provider {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-    Provider {
-        groups: rx,
-        task: Some(task),
-    }
+    Provider::with_task(rx, task)
 }
 
 /// HTTP discovery: GET the URL every refresh interval.
@@ -221,10 +232,7 @@ pub fn http_provider(config: &HttpSdConfig, client: HttpClient, changed: Arc<Not
             tokio::time::sleep(config.refresh_interval.0).await;
         }
     });
-    Provider {
-        groups: rx,
-        task: Some(task),
-    }
+    Provider::with_task(rx, task)
 }
 
 async fn fetch_groups(

@@ -249,15 +249,77 @@ pub fn groups(
     out
 }
 
-/// Starts discovery for `config`; `changed` is poked when the groups change.
+/// One discovery (API server, credentials, role, namespaces, selectors, attach_metadata),
+/// shared by every job of the process that configures the same: its groups are built once,
+/// and each job's scrape manager is told when they change.
+struct SharedDiscovery {
+    groups: watch::Receiver<Arc<Vec<TargetGroup>>>,
+    /// The managers to poke on a change.
+    listeners: Arc<std::sync::Mutex<Vec<std::sync::Weak<Notify>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SharedDiscovery {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Discoveries =
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<SharedDiscovery>>>;
+
+fn discoveries() -> &'static Discoveries {
+    static REGISTRY: std::sync::OnceLock<Discoveries> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(Discoveries::default)
+}
+
+/// Starts discovery for `config` (or joins the process's identical one); `changed` is poked
+/// when the groups change.
 pub fn kubernetes_provider(
     config: &KubernetesSdConfig,
     changed: Arc<Notify>,
 ) -> Result<Provider, String> {
     let (server, http) = connection(config)?;
-    let client = Arc::new(HttpClient::new(&http, true)?);
     let credentials = credentials_key(&http);
-    let namespaces = match namespaces(config)? {
+    let namespaces = namespaces(config)?;
+    let identity = format!(
+        "{server}|{credentials}|{}|{namespaces:?}|{:?}|{:?}",
+        config.role,
+        config.selectors,
+        config.attach()
+    );
+    let Ok(mut registry) = discoveries().lock() else {
+        return Err("kubernetes discovery registry poisoned".into());
+    };
+    registry.retain(|_, d| d.strong_count() > 0);
+    let shared = match registry.get(&identity).and_then(std::sync::Weak::upgrade) {
+        Some(d) => d,
+        None => {
+            let d = Arc::new(start(config, &server, &http, &credentials, namespaces)?);
+            registry.insert(identity, Arc::downgrade(&d));
+            d
+        }
+    };
+    drop(registry);
+    if let Ok(mut l) = shared.listeners.lock() {
+        l.retain(|w| w.strong_count() > 0);
+        l.push(Arc::downgrade(&changed));
+    }
+    changed.notify_one();
+    let groups = shared.groups.clone();
+    Ok(Provider::sharing(groups, shared))
+}
+
+/// Starts the watches and the task that turns their objects into groups.
+fn start(
+    config: &KubernetesSdConfig,
+    server: &str,
+    http: &HttpClientConfig,
+    credentials: &str,
+    namespaces: Option<Vec<String>>,
+) -> Result<SharedDiscovery, String> {
+    let client = Arc::new(HttpClient::new(http, true)?);
+    let namespaces = match namespaces {
         None => vec![None],
         Some(names) => names.into_iter().map(Some).collect(),
     };
@@ -273,16 +335,18 @@ pub fn kubernetes_provider(
         };
         for ns in &scopes {
             let key = WatchKey {
-                server: server.clone(),
+                server: server.to_string(),
                 path: path(kind, ns.as_deref()),
                 label_selector: label_selector.clone(),
                 field_selector: field_selector.clone(),
-                credentials: credentials.clone(),
+                credentials: credentials.to_string(),
             };
             watches.push((kind, shared(key, client.clone())));
         }
     }
     let (tx, rx) = watch::channel(Arc::new(Vec::new()));
+    let listeners: Arc<std::sync::Mutex<Vec<std::sync::Weak<Notify>>>> = Arc::default();
+    let notify = listeners.clone();
     let role = config.role.clone();
     // The task holds `watches`: the shared watches run as long as it does.
     let task = tokio::spawn(async move {
@@ -301,7 +365,11 @@ pub fn kubernetes_provider(
                     .push(r.borrow_and_update().clone());
             }
             let _ = tx.send(Arc::new(groups(&role, attach, &current, &mut cache)));
-            changed.notify_one();
+            if let Ok(l) = notify.lock() {
+                for n in l.iter().filter_map(std::sync::Weak::upgrade) {
+                    n.notify_one();
+                }
+            }
             let any = futures::future::select_all(
                 receivers.iter_mut().map(|(_, r)| Box::pin(r.changed())),
             );
@@ -312,5 +380,9 @@ pub fn kubernetes_provider(
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     });
-    Ok(Provider::with_task(rx, task))
+    Ok(SharedDiscovery {
+        groups: rx,
+        listeners,
+        task,
+    })
 }
