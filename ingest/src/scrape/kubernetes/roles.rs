@@ -10,7 +10,8 @@ use super::labels::{
     LabelSet, NAMESPACE, PREFIX, add_meta, add_object_meta, join_host_port, sanitize,
 };
 use super::objects::{
-    Container, ContainerPort, EndpointSlice, Endpoints, Ingress, Node, ObjectMeta, Pod, Service,
+    Container, ContainerPort, EndpointSlice, Endpoints, Ingress, Node, ObjectMeta, ObjectReference,
+    Pod, Service,
 };
 use crate::scrape::discovery::{ADDRESS_LABEL, TargetGroup};
 
@@ -459,20 +460,14 @@ pub fn endpointslice_group(slice: &EndpointSlice, cx: &Context<'_>) -> TargetGro
                     _ => ep.node_name.as_deref(),
                 };
                 cx.add_node(&mut t, node);
-                let pod = ep
-                    .target_ref
-                    .as_ref()
-                    .filter(|r| r.kind == "Pod")
-                    .and_then(|r| objects.pod(&r.namespace, &r.name));
-                let Some(pod) = pod else {
-                    group.targets.push(t);
-                    continue;
-                };
-                t.extend(pod_labels(&pod, cx));
-                if let Some((c, p, init)) = port.port.and_then(|n| container_port(&pod, n)) {
-                    container_labels(&mut t, c, p, init);
-                }
-                remember(&mut seen, pod, port.port);
+                join_pod(
+                    &mut t,
+                    ep.target_ref.as_ref(),
+                    port.port,
+                    None,
+                    &mut seen,
+                    cx,
+                );
                 group.targets.push(t);
             }
         }
@@ -537,28 +532,49 @@ pub fn endpoints_group(eps: &Endpoints, cx: &Context<'_>) -> TargetGroup {
                     _ => None,
                 };
                 cx.add_node(&mut t, node);
-                let pod = addr
-                    .target_ref
-                    .as_ref()
-                    .filter(|r| r.kind == "Pod")
-                    .and_then(|r| objects.pod(&r.namespace, &r.name));
-                let Some(pod) = pod else {
-                    group.targets.push(t);
-                    continue;
-                };
-                t.extend(pod_labels(&pod, cx));
-                if let Some((c, p, init)) = container_port(&pod, port.port) {
-                    container_labels(&mut t, c, p, init);
-                    // The endpoint's protocol, as `endpoints.go` sets it.
-                    t.insert(label("pod_container_port_protocol"), port.protocol.clone());
-                }
-                remember(&mut seen, pod, Some(port.port));
+                // The endpoint's protocol, as `endpoints.go` sets it.
+                let protocol = Some(port.protocol.as_str());
+                join_pod(
+                    &mut t,
+                    addr.target_ref.as_ref(),
+                    Some(port.port),
+                    protocol,
+                    &mut seen,
+                    cx,
+                );
                 group.targets.push(t);
             }
         }
     }
     uncovered_container_ports(&mut group, &seen, cx);
     group
+}
+
+/// Joins a pod-backed endpoint with its pod: the pod's labels and, when `port` is one of its
+/// container ports, that container's (with `protocol` instead of the container port's when
+/// given). Notes the pod and port for [`uncovered_container_ports`].
+fn join_pod(
+    t: &mut LabelSet,
+    target: Option<&ObjectReference>,
+    port: Option<i32>,
+    protocol: Option<&str>,
+    seen: &mut Vec<(Pod, Vec<Option<i32>>)>,
+    cx: &Context<'_>,
+) {
+    let pod = target
+        .filter(|r| r.kind == "Pod")
+        .and_then(|r| cx.objects.pod(&r.namespace, &r.name));
+    let Some(pod) = pod else {
+        return;
+    };
+    t.extend(pod_labels(&pod, cx));
+    if let Some((c, p, init)) = port.and_then(|n| container_port(&pod, n)) {
+        container_labels(t, c, p, init);
+        if let Some(protocol) = protocol {
+            t.insert(label("pod_container_port_protocol"), protocol.to_string());
+        }
+    }
+    remember(seen, pod, port);
 }
 
 /// Notes that `port` reached `pod`.
