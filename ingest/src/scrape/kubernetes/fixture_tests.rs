@@ -1,4 +1,5 @@
-//! Every role against Prometheus' own discovery tests, transcribed in
+//! Every role, through the provider's own build step, against Prometheus' own discovery
+//! tests, transcribed in
 //! `ingest/tests/fixtures/kubernetes` (see its README for the format and semantics). Each
 //! case's objects and events are applied to per-kind stores (with the namespaces and
 //! selectors filters applied as the API server would), then every object of the role's kind
@@ -9,11 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::objects::{EndpointSlice, Endpoints, Ingress, Metadata, Node, ObjectMeta, Pod, Service};
-use super::roles::{self, Attach, Context, Lookup};
+use super::provider::{Current, build};
+use super::roles::{self, Attach, Context};
+use super::watch::Objects;
 use crate::scrape::discovery::TargetGroup;
 
 /// Cases whose expectation this implementation does not reproduce, on purpose: Prometheus
@@ -96,76 +99,51 @@ fn attach(case: &Value) -> Attach {
     }
 }
 
-/// Objects by kind and `namespace/name`.
-#[derive(Default)]
-struct Stores(BTreeMap<String, BTreeMap<String, Value>>);
-
-impl Stores {
-    fn get<T: serde::de::DeserializeOwned>(&self, kind: &str, ns: &str, name: &str) -> Option<T> {
-        self.0
-            .get(kind)?
-            .get(&format!("{ns}/{name}"))
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
-}
-
-impl Lookup for Stores {
-    fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
-        self.get("Pod", namespace, name)
-    }
-    fn service(&self, namespace: &str, name: &str) -> Option<Service> {
-        self.get("Service", namespace, name)
-    }
-    fn node(&self, name: &str) -> Option<Node> {
-        self.get("Node", "", name)
-    }
-    fn meta(&self, kind: &str, namespace: &str, name: &str) -> Option<ObjectMeta> {
-        self.get::<Metadata>(kind, namespace, name)
-            .map(|m| m.metadata)
-    }
-}
-
-/// The API kind a role's own objects have.
-fn main_kind(role: &str) -> &'static str {
-    match role {
-        "pod" => "Pod",
-        "service" => "Service",
-        "node" => "Node",
-        "endpoints" => "Endpoints",
-        "endpointslice" => "EndpointSlice",
-        _ => "Ingress",
-    }
+/// The store kind (as the provider names its watches) of an API kind; `None` for kinds no
+/// role watches.
+fn store_kind(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Pod" => "pod",
+        "Service" => "service",
+        "Node" => "node",
+        "Namespace" => "namespace",
+        "ReplicaSet" => "replicaset",
+        "Job" => "job",
+        "Endpoints" => "endpoints",
+        "EndpointSlice" => "endpointslice",
+        "Ingress" => "ingress",
+        _ => return None,
+    })
 }
 
 fn as_expected(g: &TargetGroup) -> Value {
     json!({ "targets": g.targets, "labels": g.labels })
 }
 
-/// Replays one case of `role`: the final group of every source ever sent.
+/// Replays one case of `role` through the provider's own build step: the final group of
+/// every source ever sent.
 fn replay(case: &Value, role: &str) -> BTreeMap<String, Value> {
-    let main = main_kind(role);
-    let mut stores = Stores::default();
+    let mut stores: BTreeMap<&'static str, Objects> = BTreeMap::new();
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut apply = |object: &Value, deleted: bool| {
-        let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        let Some(kind) = store_kind(object["kind"].as_str().unwrap_or_default()) else {
+            return;
+        };
         let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let cluster_scoped = kind == "Node" || kind == "Namespace";
-        if !cluster_scoped && !watched(case, namespace) {
+        let cluster_scoped = kind == "node" || kind == "namespace";
+        if (!cluster_scoped && !watched(case, namespace)) || !selected(case, kind, object) {
             return;
         }
-        if !selected(case, &kind.to_ascii_lowercase(), object) {
-            return;
-        }
-        if kind == main && !seen.contains(&(namespace.to_string(), name.to_string())) {
+        if kind == role && !seen.contains(&(namespace.to_string(), name.to_string())) {
             seen.push((namespace.to_string(), name.to_string()));
         }
-        let store = stores.0.entry(kind).or_default();
+        let store = stores.entry(kind).or_default();
         let key = format!("{namespace}/{name}");
         if deleted {
             store.remove(&key);
         } else {
-            store.insert(key, object.clone());
+            store.insert(key, Arc::new(object.clone()));
         }
     };
     for object in case["objects"].as_array().into_iter().flatten() {
@@ -174,10 +152,17 @@ fn replay(case: &Value, role: &str) -> BTreeMap<String, Value> {
     for event in case["events"].as_array().into_iter().flatten() {
         apply(&event["object"], event["type"] == "DELETED");
     }
+    let current = Current(
+        stores
+            .into_iter()
+            .map(|(kind, objects)| (kind, vec![Arc::new(objects)]))
+            .collect(),
+    );
     let cx = Context {
         attach: attach(case),
-        objects: &stores,
+        objects: &current,
     };
+    let own = current.0.get(role).and_then(|sets| sets.first()).cloned();
     let mut groups = BTreeMap::new();
     for (ns, name) in seen {
         let source = match role {
@@ -188,32 +173,15 @@ fn replay(case: &Value, role: &str) -> BTreeMap<String, Value> {
             "endpointslice" => roles::endpointslice_source(&ns, &name),
             _ => roles::ingress_source(&ns, &name),
         };
-        let group = match role {
-            "pod" => stores
-                .get::<Pod>(main, &ns, &name)
-                .map(|o| roles::pod_group(&o, &cx)),
-            "service" => stores
-                .get::<Service>(main, &ns, &name)
-                .map(|o| roles::service_group(&o, &cx)),
-            "node" => match stores.get::<Node>(main, &ns, &name) {
+        let object = own.as_ref().and_then(|o| o.get(&format!("{ns}/{name}")));
+        let value = match object {
+            Some(o) => match build(role, o, &cx) {
+                Some(g) => as_expected(&g),
                 // A node without an address sends no group.
-                Some(o) => match roles::node_group(&o) {
-                    Some(g) => Some(g),
-                    None => continue,
-                },
-                None => None,
+                None => continue,
             },
-            "endpoints" => stores
-                .get::<Endpoints>(main, &ns, &name)
-                .map(|o| roles::endpoints_group(&o, &cx)),
-            "endpointslice" => stores
-                .get::<EndpointSlice>(main, &ns, &name)
-                .map(|o| roles::endpointslice_group(&o, &cx)),
-            _ => stores
-                .get::<Ingress>(main, &ns, &name)
-                .map(|o| roles::ingress_group(&o, &cx)),
+            None => json!({"targets": [], "labels": {}}),
         };
-        let value = group.map_or_else(|| json!({"targets": [], "labels": {}}), |g| as_expected(&g));
         groups.insert(source, value);
     }
     groups

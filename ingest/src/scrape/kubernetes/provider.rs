@@ -183,7 +183,7 @@ impl roles::Lookup for Current {
 }
 
 /// Builds the group of one object of `role`'s own kind.
-fn build(role: &str, object: &Value, cx: &Context<'_>) -> Option<TargetGroup> {
+pub(super) fn build(role: &str, object: &Value, cx: &Context<'_>) -> Option<TargetGroup> {
     match role {
         "pod" => serde_json::from_value::<Pod>(object.clone())
             .ok()
