@@ -11,6 +11,7 @@
 //! collects its children's record batches (one row per series), evaluates over its steps and
 //! emits its own. The root's series become a Prometheus-typed [`QueryValue`].
 
+pub mod downsampled;
 mod engine;
 mod error;
 mod matcher {
@@ -21,8 +22,9 @@ mod matcher {
 pub use strata_promql as parser;
 mod select;
 
+pub use downsampled::SourceResolution;
 pub use engine::{
-    Annotations, Cancel, Engine, EngineOptions, InstantSample, QueryOutput, QueryValue,
+    Annotations, Cancel, Engine, EngineOptions, InstantSample, QueryOutput, QueryStats, QueryValue,
     RangeSeries, parse, parse_series_selector, warm_up,
 };
 pub use engine::{format_float, write_float};

@@ -11,6 +11,7 @@
 //!
 //! Every object written here is versioned; `docs/format.md` documents them field by field.
 
+pub mod aggregate;
 pub mod block;
 pub mod cache;
 pub mod calendar;

@@ -68,7 +68,22 @@ pub(crate) struct EvalContext {
     /// Samples read as if stored.
     pub(crate) overlay: crate::Overlay,
     loaded: AtomicUsize,
+    /// Downsampled rows read, and raw samples read to aggregate where no aggregate block
+    /// answered.
+    downsampled_rows: AtomicUsize,
+    gap_samples: AtomicUsize,
     annotations: Mutex<Annotations>,
+}
+
+/// What a query read, as `/api/v1/query?stats=all` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Samples (raw samples, downsampled rows and produced points) counted against the limit.
+    pub samples: usize,
+    /// Rows read from aggregate blocks.
+    pub downsampled_rows: usize,
+    /// Raw samples read and aggregated at query time where no aggregate block answered.
+    pub raw_samples_aggregated: usize,
 }
 
 impl EvalContext {
@@ -90,6 +105,8 @@ impl EvalContext {
             cancel,
             overlay,
             loaded: AtomicUsize::new(0),
+            downsampled_rows: AtomicUsize::new(0),
+            gap_samples: AtomicUsize::new(0),
             annotations: Mutex::new(Annotations::default()),
         }
     }
@@ -130,6 +147,21 @@ impl EvalContext {
             })
         } else {
             Ok(())
+        }
+    }
+
+    /// Records what a downsampled read took.
+    pub(crate) fn note_downsampled(&self, rows: usize, raw_samples: usize) {
+        self.downsampled_rows.fetch_add(rows, Ordering::Relaxed);
+        self.gap_samples.fetch_add(raw_samples, Ordering::Relaxed);
+    }
+
+    /// What the query read so far.
+    pub(crate) fn stats(&self) -> QueryStats {
+        QueryStats {
+            samples: self.loaded.load(Ordering::Relaxed),
+            downsampled_rows: self.downsampled_rows.load(Ordering::Relaxed),
+            raw_samples_aggregated: self.gap_samples.load(Ordering::Relaxed),
         }
     }
 

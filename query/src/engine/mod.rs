@@ -21,7 +21,7 @@ use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionConfig;
 use strata_storage::{Labels, METRIC_NAME, Snapshot, Store};
 
-pub use context::{Annotations, Cancel};
+pub use context::{Annotations, Cancel, QueryStats};
 use context::{EvalContext, Steps};
 use node::{PromQueryPlanner, unwrap_error};
 use planner::{Kind, Planner};
@@ -49,6 +49,8 @@ pub struct EngineOptions {
     pub cancel: Cancel,
     /// Samples read as if stored (see [`crate::Overlay`]).
     pub overlay: crate::Overlay,
+    /// Which downsampled resolutions queries may read (`max_source_resolution`).
+    pub max_source_resolution: crate::SourceResolution,
 }
 
 impl Default for EngineOptions {
@@ -62,6 +64,7 @@ impl Default for EngineOptions {
             replica_labels: Vec::new(),
             cancel: Cancel::default(),
             overlay: crate::Overlay::default(),
+            max_source_resolution: crate::SourceResolution::Auto,
         }
     }
 }
@@ -95,6 +98,8 @@ pub enum QueryValue {
 pub struct QueryOutput {
     pub value: QueryValue,
     pub annotations: Annotations,
+    /// What the query read.
+    pub stats: QueryStats,
 }
 
 /// Evaluates PromQL over a store's blocks.
@@ -123,6 +128,16 @@ impl Engine {
             query_start: start,
             query_end: end,
             max_samples: self.options.max_samples,
+            // Aggregates carry no replica labels and cannot hold a rule's unflushed outputs.
+            resolutions: if self.options.replica_labels.is_empty()
+                && self.options.overlay.0.is_empty()
+            {
+                self.options.max_source_resolution.candidates()
+            } else {
+                Vec::new()
+            },
+            explicit_resolution: self.options.max_source_resolution.explicit(),
+            notes: Default::default(),
         }
     }
 
@@ -220,9 +235,8 @@ impl Engine {
         instant: bool,
     ) -> Result<QueryOutput, QueryError> {
         let query_step = if instant { 0 } else { steps.step };
-        let planned = self
-            .planner(steps.start, steps.end, query_step)
-            .plan(expr, steps)?;
+        let planner = self.planner(steps.start, steps.end, query_step);
+        let planned = planner.plan(expr, steps)?;
         if !instant && matches!(planned.kind, Kind::Matrix | Kind::String(_)) {
             let t = if planned.kind == Kind::Matrix {
                 "range vector"
@@ -240,6 +254,7 @@ impl Engine {
                     s: s.clone(),
                 },
                 annotations: Annotations::default(),
+                stats: QueryStats::default(),
             });
         }
         let deadline = Instant::now() + self.options.timeout;
@@ -275,9 +290,13 @@ impl Engine {
         };
         let series = value::decode(&batches).map_err(unwrap_error)?;
         let value = finish(series, &planned.kind, planned.ordered, steps, instant)?;
+        for note in planner.notes() {
+            ctx.info(note);
+        }
         Ok(QueryOutput {
             value,
             annotations: ctx.annotations(),
+            stats: ctx.stats(),
         })
     }
 }

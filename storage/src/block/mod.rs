@@ -4,6 +4,7 @@
 //! `samples.parquet` has one row per sample, sorted by (`series_ref`, `timestamp`), so that
 //! a series' samples are one contiguous row range computable from the series file alone.
 
+pub mod aggregates;
 mod object_reader;
 mod reader;
 mod schema;

@@ -12,9 +12,11 @@ use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::file::metadata::FileMetaData;
 
+use super::aggregates::{self, AGGREGATE_FORMAT_VERSION, KIND_AGGREGATES};
 use super::object_reader::ObjectFileReader;
 use super::schema::*;
 use super::{BlockMeta, MetricMetadataMap, values};
+use crate::aggregate::AggRow;
 use crate::error::{Result, StorageError};
 use crate::labels::Labels;
 use crate::store::Store;
@@ -61,11 +63,11 @@ fn check_metadata(path: &Path, md: &FileMetaData, kind: &str) -> Result<()> {
     let version: u32 = get(META_FORMAT_VERSION)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| StorageError::corrupt(path, format!("no {META_FORMAT_VERSION} metadata")))?;
-    if version > BLOCK_FORMAT_VERSION {
+    if version > AGGREGATE_FORMAT_VERSION {
         return Err(StorageError::UnsupportedVersion {
             path: path.to_string(),
             found: version,
-            supported: BLOCK_FORMAT_VERSION,
+            supported: AGGREGATE_FORMAT_VERSION,
         });
     }
     if get(META_KIND) != Some(kind) {
@@ -298,14 +300,13 @@ impl BlockReader {
         Ok(found)
     }
 
-    /// Reads the samples of `wanted` through a row selection, so other series cost nothing
-    /// beyond the pages they share with wanted ones.
-    async fn read_samples(
+    /// The sorted, deduplicated `wanted` refs and the row selection of their rows in the
+    /// samples file (the rows of series `r` follow from the sample counts before it).
+    fn selection(
         &self,
         series: &[SeriesEntry],
         wanted: &[u32],
-    ) -> Result<Vec<SeriesSamplesRead>> {
-        let path = self.meta.id.samples_path();
+    ) -> Result<(Vec<u32>, RowSelection)> {
         let mut starts = Vec::with_capacity(series.len() + 1);
         let mut total = 0usize;
         for s in series {
@@ -332,9 +333,61 @@ impl BlockReader {
             selectors.push(RowSelector::select(end - start));
             pos = end;
         }
-        let selection = Some(RowSelection::from(selectors));
+        Ok((wanted, RowSelection::from(selectors)))
+    }
+
+    /// The aggregate rows of the series in `wanted` of an aggregate block (format 3), in
+    /// `series_ref` order: `(series_ref, rows in time order)`.
+    pub async fn aggregates(
+        &self,
+        series: &[SeriesEntry],
+        wanted: &[u32],
+    ) -> Result<Vec<(u32, Vec<AggRow>)>> {
+        let path = self.meta.id.samples_path();
+        let (wanted, selection) = self.selection(series, wanted)?;
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
         let (batches, _) = self
-            .read(&path, self.meta.samples_bytes, KIND_SAMPLES, selection)
+            .read(
+                &path,
+                self.meta.samples_bytes,
+                KIND_AGGREGATES,
+                Some(selection),
+            )
+            .await?;
+        let mut out: Vec<(u32, Vec<AggRow>)> = Vec::with_capacity(wanted.len());
+        let scale_of = |r: u32| {
+            series
+                .get(r as usize)
+                .map(|e| e.value_scale)
+                .ok_or_else(|| StorageError::corrupt(&path, format!("unknown series_ref {r}")))
+        };
+        for batch in &batches {
+            aggregates::decode_batch(batch, &path, scale_of, |r, row| match out.last_mut() {
+                Some((last, rows)) if *last == r => rows.push(row),
+                _ => out.push((r, vec![row])),
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Reads the samples of `wanted` through a row selection, so other series cost nothing
+    /// beyond the pages they share with wanted ones.
+    async fn read_samples(
+        &self,
+        series: &[SeriesEntry],
+        wanted: &[u32],
+    ) -> Result<Vec<SeriesSamplesRead>> {
+        let path = self.meta.id.samples_path();
+        let (wanted, selection) = self.selection(series, wanted)?;
+        let (batches, _) = self
+            .read(
+                &path,
+                self.meta.samples_bytes,
+                KIND_SAMPLES,
+                Some(selection),
+            )
             .await?;
         // Rows come sorted by series_ref: one output per run of equal refs.
         let mut out: Vec<SeriesSamplesRead> = Vec::with_capacity(wanted.len());

@@ -145,9 +145,14 @@ fn sorted(column_idx: i32) -> SortingColumn {
     }
 }
 
-fn metadata(kind: &str, block_id: &str, min_time: i64, max_time: i64) -> Vec<KeyValue> {
+fn metadata(
+    kind: &str,
+    block_id: &str,
+    (min_time, max_time): (i64, i64),
+    version: u32,
+) -> Vec<KeyValue> {
     vec![
-        KeyValue::new(META_FORMAT_VERSION.into(), BLOCK_FORMAT_VERSION.to_string()),
+        KeyValue::new(META_FORMAT_VERSION.into(), version.to_string()),
         KeyValue::new(META_KIND.into(), kind.to_string()),
         KeyValue::new(META_BLOCK_ID.into(), block_id.to_string()),
         KeyValue::new(META_MIN_TIME.into(), min_time.to_string()),
@@ -166,15 +171,16 @@ fn base_properties(zstd_level: i32) -> parquet::file::properties::WriterProperti
 }
 
 /// Writer settings of `series.parquet`: dictionary-encoded strings, bloom filter on the name;
-/// `extra` holds further key-value metadata ([`META_METRIC_METADATA`], [`META_SAMPLES_TAIL`]).
+/// `extra` holds further key-value metadata ([`META_METRIC_METADATA`], [`META_SAMPLES_TAIL`]);
+/// `version` is the block's format version (2 raw, 3 aggregates).
 pub fn series_properties(
     block_id: &str,
-    min_time: i64,
-    max_time: i64,
+    span: (i64, i64),
     extra: Vec<(String, String)>,
     zstd_level: i32,
+    version: u32,
 ) -> WriterProperties {
-    let mut kv = metadata(KIND_SERIES, block_id, min_time, max_time);
+    let mut kv = metadata(KIND_SERIES, block_id, span, version);
     kv.extend(extra.into_iter().map(|(k, v)| KeyValue::new(k, v)));
     base_properties(zstd_level)
         .set_column_bloom_filter_enabled(ColumnPath::from(COL_NAME), true)
@@ -214,6 +220,36 @@ pub fn samples_properties(block_id: &str, zstd_level: i32) -> WriterProperties {
         ]));
     for col in delta {
         b = b.set_column_encoding(ColumnPath::from(col), Encoding::DELTA_BINARY_PACKED);
+    }
+    b.build()
+}
+
+/// Writer settings of an aggregate block's samples file (format 3): delta-packed integers and
+/// mantissas, byte-stream-split floats, as the raw samples file.
+pub fn aggregates_properties(
+    block_id: &str,
+    zstd_level: i32,
+    resolution_ms: i64,
+) -> WriterProperties {
+    use super::aggregates::*;
+    let mut b = base_properties(zstd_level)
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(4 * ROW_GROUP_ROWS))
+        .set_sorting_columns(Some(vec![sorted(0), sorted(1)]))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(
+                META_FORMAT_VERSION.into(),
+                AGGREGATE_FORMAT_VERSION.to_string(),
+            ),
+            KeyValue::new(META_KIND.into(), KIND_AGGREGATES.to_string()),
+            KeyValue::new(META_BLOCK_ID.into(), block_id.to_string()),
+            KeyValue::new(META_RESOLUTION.into(), resolution_ms.to_string()),
+        ]));
+    for col in aggregate_delta_columns() {
+        b = b.set_column_encoding(ColumnPath::from(col), Encoding::DELTA_BINARY_PACKED);
+    }
+    for col in aggregate_float_columns() {
+        b = b.set_column_encoding(ColumnPath::from(col), Encoding::BYTE_STREAM_SPLIT);
     }
     b.build()
 }

@@ -188,3 +188,45 @@ async fn version_1_samples_files_without_start_timestamps_are_read() {
     assert_eq!(got[0].values, vec![1.0, 2.0]);
     assert!(got[0].start_timestamps.is_empty());
 }
+
+#[tokio::test]
+async fn aggregate_blocks_round_trip_bit_exact_and_refuse_raw_reads() {
+    use crate::aggregate::{RES_5M, aggregate};
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    let ts: Vec<i64> = (1..200).map(|i| i * 15_000 + i % 7).collect();
+    let mut vals: Vec<f64> = ts.iter().map(|t| (*t / 1000) as f64 * 0.25).collect();
+    vals[50] = 3.0; // a reset
+    vals[120] = stale;
+    vals[121] = f64::NAN;
+    vals[122] = 1e300 * 10.0; // a sum that is no exact mantissa
+    let a = series("a_total", "j", ts.clone(), vals.clone());
+    let b = series("b", "j", vec![RES_5M, 2 * RES_5M], vec![stale, stale]);
+    let store = Store::open("memory://").unwrap();
+    let span = (1, 12 * RES_5M);
+    let mut w = BlockWriter::new_aggregates(&EncodeOptions::default(), RES_5M, span).unwrap();
+    let rows_a = aggregate(&ts, &vals, &[], RES_5M);
+    let rows_b = aggregate(&b.timestamps, &b.values, &[], RES_5M);
+    w.push_rows(a.labels.clone(), &rows_a).unwrap();
+    // Raw samples cannot go into an aggregate block, nor rows out of order.
+    assert!(w.push(b.clone()).is_err());
+    w.push_rows(b.labels.clone(), &rows_b).unwrap();
+    let block = w.finish().unwrap();
+    assert_eq!(block.meta.resolution_ms, RES_5M);
+    assert_eq!(block.meta.format_version, 3);
+    assert_eq!((block.meta.min_time, block.meta.max_time), span);
+    assert_eq!(block.meta.samples as usize, rows_a.len() + rows_b.len());
+    upload_block(&store, &block).await.unwrap();
+    let reader = BlockReader::new(store, block.meta.clone());
+    let entries = reader.series().await.unwrap();
+    assert_eq!(entries[0].min_time, rows_a[0].t - RES_5M + 1);
+    let got = reader.aggregates(&entries, &[1, 0]).await.unwrap();
+    assert_eq!(got.len(), 2);
+    for ((r, rows), want) in got.iter().zip([&rows_a, &rows_b]) {
+        assert_eq!(rows.len(), want.len(), "ref {r}");
+        for (g, w) in rows.iter().zip(want.iter()) {
+            assert!(g.bits_eq(w), "{g:?}\n{w:?}");
+        }
+    }
+    // A raw read of an aggregate file is refused, not misread.
+    assert!(reader.samples(&entries, &[0]).await.is_err());
+}

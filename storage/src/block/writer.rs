@@ -15,8 +15,10 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 
 use super::BlockMeta;
+use super::aggregates::*;
 use super::schema::*;
 use super::values;
+use crate::aggregate::AggRow;
 use crate::error::{Result, StorageError};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::paths::{BlockId, SAMPLES_FILE, SERIES_FILE};
@@ -199,17 +201,24 @@ impl SeriesColumns {
         }
     }
 
-    fn push(&mut self, series_ref: u32, s: &SeriesSamples, scale: Option<u8>) -> Result<()> {
-        let count = u32::try_from(s.timestamps.len()).map_err(|_| {
-            StorageError::InvalidArgument(format!("series {} has over 2^32 samples", s.labels))
+    /// One series row: `count` samples (or aggregate rows) in `[min_time, max_time]`.
+    fn push(
+        &mut self,
+        series_ref: u32,
+        labels: &Labels,
+        (min_time, max_time): (i64, i64),
+        count: usize,
+        scale: Option<u8>,
+    ) -> Result<()> {
+        let count = u32::try_from(count).map_err(|_| {
+            StorageError::InvalidArgument(format!("series {labels} has over 2^32 samples"))
         })?;
         self.refs.append_value(series_ref);
-        self.hashes.append_value(s.labels.stable_hash());
+        self.hashes.append_value(labels.stable_hash());
         for (builder, name) in self.dedicated.iter_mut().zip(DEDICATED_LABELS) {
-            builder.append_option(s.labels.get(name));
+            builder.append_option(labels.get(name));
         }
-        for l in s
-            .labels
+        for l in labels
             .iter()
             .filter(|l| !DEDICATED_LABELS.contains(&l.name.as_str()))
         {
@@ -219,8 +228,8 @@ impl SeriesColumns {
         self.others
             .append(true)
             .map_err(|e| StorageError::arrow("series labels", e))?;
-        self.mins.append_value(s.timestamps[0]);
-        self.maxs.append_value(s.timestamps[s.timestamps.len() - 1]);
+        self.mins.append_value(min_time);
+        self.maxs.append_value(max_time);
         self.counts.append_value(count);
         self.scales.append_option(scale);
         Ok(())
@@ -268,6 +277,8 @@ pub struct BlockWriter {
     /// Bytes of the samples file already handed out.
     taken: usize,
     cols: SampleColumns,
+    /// Set for an aggregate block (format 3): its rows, resolution and covered time span.
+    agg: Option<AggMode>,
     rows_in_group: usize,
     series: SeriesColumns,
     /// The last series written, for the order check.
@@ -301,6 +312,7 @@ impl BlockWriter {
             samples: new_writer(Vec::new(), samples_schema(), props, SAMPLES_FILE)?,
             taken: 0,
             cols: SampleColumns::new(),
+            agg: None,
             rows_in_group: 0,
             series: SeriesColumns::new(),
             last: None,
@@ -311,6 +323,30 @@ impl BlockWriter {
             duplicates: 0,
             metric_metadata: MetricMetadataMap::new(),
         })
+    }
+
+    /// A writer for an aggregate block of `resolution_ms` windows (block format 3) whose rows
+    /// cover the sample times `span` (ms, inclusive): the block's recorded time range, so that
+    /// readers know which windows it answers for even where it has no rows.
+    pub fn new_aggregates(
+        options: &EncodeOptions,
+        resolution_ms: i64,
+        span: (i64, i64),
+    ) -> Result<Self> {
+        if resolution_ms <= 0 {
+            return Err(StorageError::InvalidArgument(format!(
+                "aggregate resolution must be positive, got {resolution_ms}"
+            )));
+        }
+        let mut w = Self::new(options)?;
+        let props = aggregates_properties(&w.id.to_string(), options.zstd_level, resolution_ms);
+        w.samples = new_writer(Vec::new(), aggregates_schema(), props, SAMPLES_FILE)?;
+        w.agg = Some(AggMode {
+            cols: AggColumns::new(),
+            resolution_ms,
+            span,
+        });
+        Ok(w)
     }
 
     /// The id of the block being written.
@@ -337,22 +373,22 @@ impl BlockWriter {
     /// timestamp the last one wins); a series without samples is skipped. Series must come in
     /// strictly increasing block order.
     pub fn push(&mut self, mut s: SeriesSamples) -> Result<()> {
+        if self.agg.is_some() {
+            return Err(StorageError::InvalidArgument(
+                "raw samples pushed into an aggregate block".into(),
+            ));
+        }
         self.duplicates += s.normalize();
         if s.timestamps.is_empty() {
             return Ok(());
         }
-        if let Some(last) = &self.last
-            && series_order(last, &s.labels) != std::cmp::Ordering::Less
-        {
-            return Err(StorageError::InvalidArgument(format!(
-                "series {} written out of block order (after {last})",
-                s.labels
-            )));
-        }
+        self.check_order(&s.labels)?;
         let err = |e| StorageError::parquet(SAMPLES_FILE, e);
         let series_ref = self.series_count;
         let scale = values::choose_scale(&s.values);
-        self.series.push(series_ref, &s, scale)?;
+        let span = (s.timestamps[0], s.timestamps[s.timestamps.len() - 1]);
+        self.series
+            .push(series_ref, &s.labels, span, s.timestamps.len(), scale)?;
         for (k, (&t, &v)) in s.timestamps.iter().zip(&s.values).enumerate() {
             let cols = &mut self.cols;
             cols.refs.append_value(series_ref);
@@ -376,24 +412,87 @@ impl BlockWriter {
                 self.samples.write(&cols.finish()?).map_err(err)?;
             }
         }
-        self.rows_in_group += s.timestamps.len();
-        if self.rows_in_group >= ROW_GROUP_ROWS {
-            // Cut row groups at series boundaries.
-            if self.cols.rows > 0 {
-                self.samples.write(&self.cols.finish()?).map_err(err)?;
+        self.series_done(s.labels, s.timestamps.len(), span)
+    }
+
+    fn check_order(&self, labels: &Labels) -> Result<()> {
+        match &self.last {
+            Some(last) if series_order(last, labels) != std::cmp::Ordering::Less => {
+                Err(StorageError::InvalidArgument(format!(
+                    "series {labels} written out of block order (after {last})"
+                )))
             }
-            self.samples.flush().map_err(err)?;
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the pending batch of whichever columns this block has.
+    fn write_batch(&mut self) -> Result<()> {
+        let err = |e| StorageError::parquet(SAMPLES_FILE, e);
+        let batch = match &mut self.agg {
+            Some(a) if a.cols.rows > 0 => a.cols.finish()?,
+            None if self.cols.rows > 0 => self.cols.finish()?,
+            _ => return Ok(()),
+        };
+        self.samples.write(&batch).map_err(err)
+    }
+
+    /// Book-keeping after a series' rows: cut row groups at series boundaries.
+    fn series_done(&mut self, labels: Labels, rows: usize, (min, max): (i64, i64)) -> Result<()> {
+        self.rows_in_group += rows;
+        if self.rows_in_group >= ROW_GROUP_ROWS {
+            self.write_batch()?;
+            self.samples
+                .flush()
+                .map_err(|e| StorageError::parquet(SAMPLES_FILE, e))?;
             self.rows_in_group = 0;
         }
         self.series_count = self
             .series_count
             .checked_add(1)
             .ok_or_else(|| StorageError::InvalidArgument("over 2^32 series in a block".into()))?;
-        self.sample_count += s.timestamps.len() as u64;
-        self.min_time = self.min_time.min(s.timestamps[0]);
-        self.max_time = self.max_time.max(s.timestamps[s.timestamps.len() - 1]);
-        self.last = Some(s.labels);
+        self.sample_count += rows as u64;
+        self.min_time = self.min_time.min(min);
+        self.max_time = self.max_time.max(max);
+        self.last = Some(labels);
         Ok(())
+    }
+
+    /// Appends one series' aggregate rows (time order) to an aggregate block; series come in
+    /// strictly increasing block order, a series without rows is skipped.
+    pub fn push_rows(&mut self, labels: Labels, rows: &[AggRow]) -> Result<()> {
+        let Some(res) = self.agg.as_ref().map(|a| a.resolution_ms) else {
+            return Err(StorageError::InvalidArgument(
+                "aggregate rows pushed into a raw block".into(),
+            ));
+        };
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(());
+        };
+        if rows.windows(2).any(|w| w[0].t >= w[1].t) {
+            return Err(StorageError::InvalidArgument(format!(
+                "aggregate rows of {labels} out of time order"
+            )));
+        }
+        self.check_order(&labels)?;
+        let series_ref = self.series_count;
+        let scale = AggColumns::scale(rows);
+        let span = (first.t - res + 1, last.t);
+        self.series
+            .push(series_ref, &labels, span, rows.len(), scale)?;
+        for r in rows {
+            let full = match &mut self.agg {
+                Some(a) => {
+                    a.cols.push(series_ref, r, scale);
+                    a.cols.rows == BATCH_ROWS
+                }
+                None => false,
+            };
+            if full {
+                self.write_batch()?;
+            }
+        }
+        self.series_done(labels, rows.len(), span)
     }
 
     /// The bytes of the samples file written since the last call: its next part, in order.
@@ -418,10 +517,11 @@ impl BlockWriter {
             ));
         }
         let err = |e| StorageError::parquet(SAMPLES_FILE, e);
-        if self.cols.rows > 0 {
-            self.samples.write(&self.cols.finish()?).map_err(err)?;
-        }
-        let (min_time, max_time) = (self.min_time, self.max_time);
+        self.write_batch()?;
+        let (min_time, max_time) = match &self.agg {
+            Some(a) => a.span,
+            None => (self.min_time, self.max_time),
+        };
         for (k, v) in [(META_MIN_TIME, min_time), (META_MAX_TIME, max_time)] {
             self.samples
                 .append_key_value_metadata(parquet::file::metadata::KeyValue::new(
@@ -453,13 +553,22 @@ impl BlockWriter {
             ));
         }
         let id_str = self.id.to_string();
+        let (format_version, resolution_ms) = match &self.agg {
+            Some(a) => {
+                extra.push((META_RESOLUTION.into(), a.resolution_ms.to_string()));
+                (AGGREGATE_FORMAT_VERSION, a.resolution_ms)
+            }
+            None => (BLOCK_FORMAT_VERSION, super::RAW_RESOLUTION),
+        };
         let batch = self.series.finish()?;
-        let mut writer = new_writer(
-            Vec::new(),
-            series_schema(),
-            series_properties(&id_str, min_time, max_time, extra, self.zstd_level),
-            SERIES_FILE,
-        )?;
+        let props = series_properties(
+            &id_str,
+            (min_time, max_time),
+            extra,
+            self.zstd_level,
+            format_version,
+        );
+        let mut writer = new_writer(Vec::new(), series_schema(), props, SERIES_FILE)?;
         writer
             .write(&batch)
             .map_err(|e| StorageError::parquet(SERIES_FILE, e))?;
@@ -476,8 +585,8 @@ impl BlockWriter {
             samples: self.sample_count,
             series_bytes: series_file.len() as u64,
             samples_bytes: samples_len as u64,
-            format_version: BLOCK_FORMAT_VERSION,
-            resolution_ms: super::RAW_RESOLUTION,
+            format_version,
+            resolution_ms,
             level: 1,
             order: 0,
             as_of: 0,
@@ -491,6 +600,13 @@ impl BlockWriter {
             duplicates: self.duplicates,
         })
     }
+}
+
+/// The aggregate side of a [`BlockWriter`].
+struct AggMode {
+    cols: AggColumns,
+    resolution_ms: i64,
+    span: (i64, i64),
 }
 
 struct SampleColumns {

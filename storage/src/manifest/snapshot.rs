@@ -54,6 +54,33 @@ impl Snapshot {
         self.blocks.values().filter(move |b| b.overlaps(start, end))
     }
 
+    /// The aggregate blocks of `resolution_ms` that answer for their whole time span within
+    /// `[start, end]`, in time order: of blocks with overlapping spans the one of highest
+    /// precedence, and only if no raw block overlapping its span was committed after the
+    /// blocks it was built from (a larger `order`: late samples it does not hold). Readers
+    /// use these and fall back to finer data elsewhere; the compactor re-downsamples the rest.
+    pub fn current_aggregates(&self, resolution_ms: i64, start: i64, end: i64) -> Vec<&BlockMeta> {
+        let mut candidates: Vec<&BlockMeta> = self
+            .blocks_at(resolution_ms, start, end)
+            .filter(|b| resolution_ms > 0 && !self.is_quarantined(&b.id))
+            .collect();
+        candidates.sort_by_key(|b| std::cmp::Reverse(b.precedence()));
+        let mut chosen: Vec<&BlockMeta> = Vec::new();
+        for b in candidates {
+            if chosen.iter().any(|c| c.overlaps(b.min_time, b.max_time)) {
+                continue;
+            }
+            let late = self
+                .blocks_at(crate::RAW_RESOLUTION, b.min_time, b.max_time)
+                .any(|r| r.order > b.order);
+            if !late {
+                chosen.push(b);
+            }
+        }
+        chosen.sort_by_key(|b| b.min_time);
+        chosen
+    }
+
     /// Live blocks of `resolution_ms` (0: raw samples) that may hold samples in
     /// `[start, end]`: raw readers never see aggregate blocks.
     pub fn blocks_at(

@@ -5,24 +5,7 @@
 //! Start timestamps arrive as a slice parallel to the samples, 0 meaning unknown; an empty
 //! slice means the series carries none (then everything behaves as without them).
 
-/// Whether the sample `(cur_st, cur_t)` starts a new counter run after `(prev_st, prev_t)`.
-///
-/// * An unknown start (0), a start after the sample (invalid), or a start equal to the sample
-///   (OTel's "unknown start") is never a reset.
-/// * A start before the previous sample means the same run continues.
-/// * A start after the previous sample is a reset.
-/// * A start exactly at the previous sample is a delta sample (a reset) when the previous
-///   sample's own start was known and valid, and a cumulative series of unknown start
-///   otherwise.
-pub(crate) fn is_start_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
-    if cur_st == 0 || cur_st >= cur_t || cur_st < prev_t {
-        return false;
-    }
-    if cur_st > prev_t {
-        return true;
-    }
-    prev_st != 0 && prev_st < prev_t
-}
+pub(crate) use strata_storage::aggregate::is_start_reset;
 
 /// A sample whose start lies before the previous sample without continuing its run: the two
 /// samples claim overlapping intervals (a data quality problem, warned about).
@@ -91,7 +74,6 @@ pub(crate) fn extrapolated_rate(ts: &[i64], vs: &[f64], sts: &[i64], w: RateWind
     if n == 0 {
         return None;
     }
-    let (first_t, last_t) = (ts[0], ts[n - 1]);
     let mut result = vs[n - 1] - vs[0];
     if w.is_counter {
         if sts.is_empty() {
@@ -108,26 +90,56 @@ pub(crate) fn extrapolated_rate(ts: &[i64], vs: &[f64], sts: &[i64], w: RateWind
             }
         }
     }
+    let edges = Edges {
+        n: n as u64,
+        first_t: ts[0],
+        last_t: ts[n - 1],
+        first_v: vs[0],
+        first_st: sts.first().copied().unwrap_or(0),
+    };
+    extrapolate(edges, result, w)
+}
+
+/// What extrapolation needs of a window's samples besides their (reset-corrected) increase:
+/// the same from raw samples and from downsampled rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Edges {
+    /// Samples in the window.
+    pub(crate) n: u64,
+    pub(crate) first_t: i64,
+    pub(crate) last_t: i64,
+    pub(crate) first_v: f64,
+    /// Start timestamp of the first sample (0 = unknown).
+    pub(crate) first_st: i64,
+}
+
+/// The extrapolation half of Prometheus' `extrapolatedRate`, given the window's increase
+/// `result` (counter resets already added for counters).
+pub(crate) fn extrapolate(e: Edges, mut result: f64, w: RateWindow) -> Option<f64> {
+    let (n, first_t, last_t) = (e.n, e.first_t, e.last_t);
+    if n == 0 {
+        return None;
+    }
     let mut to_start = (first_t - w.start) as f64 / 1000.0;
     let mut to_end = (w.end - last_t) as f64 / 1000.0;
     let mut sampled = (last_t - first_t) as f64 / 1000.0;
     let avg_between = if n > 1 { sampled / (n - 1) as f64 } else { 0.0 };
     let threshold = avg_between * 1.1;
-    let first_st = sts.first().copied().unwrap_or(0);
+    let first_st = e.first_st;
     if w.is_counter && first_st != 0 && first_st > w.start && first_st < first_t {
         // A zero-valued sample at the start timestamp replaces extrapolation to the left.
         to_start = 0.0;
         sampled = (last_t - first_st) as f64 / 1000.0;
-        result += vs[0];
+        result += e.first_v;
     } else if n == 1 {
         return None;
     } else {
         if to_start >= threshold {
             to_start = avg_between / 2.0;
         }
-        if w.is_counter && result > 0.0 && vs[0] >= 0.0 {
+        if w.is_counter && result > 0.0 && e.first_v >= 0.0 {
             // Counters cannot go below zero: stop where the slope reaches it.
-            let to_zero = sampled * (vs[0] / result);
+            let to_zero = sampled * (e.first_v / result);
             if to_zero < to_start {
                 to_start = to_zero;
             }

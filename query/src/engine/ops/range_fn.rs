@@ -80,11 +80,25 @@ impl RangeFn {
         })
     }
 
-    fn keeps_name(self) -> bool {
+    pub(crate) fn keeps_name(self) -> bool {
         matches!(
             self,
             Self::LastOverTime | Self::FirstOverTime | Self::Window
         )
+    }
+}
+
+/// Prometheus' info for `rate`/`increase` of a metric whose name does not look like a
+/// counter's.
+pub(crate) fn not_a_counter_info(ctx: &EvalContext, labels: &strata_storage::Labels) {
+    if let Some(name) = labels.metric_name()
+        && !["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+    {
+        ctx.info(format!(
+            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+        ));
     }
 }
 
@@ -159,15 +173,8 @@ impl PromOp for RangeFunction {
                 out.push(self.window(&s));
                 continue;
             }
-            if matches!(self.func, RangeFn::Rate | RangeFn::Increase)
-                && let Some(name) = s.labels.metric_name()
-                && !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|suffix| name.ends_with(suffix))
-            {
-                ctx.info(format!(
-                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
-                ));
+            if matches!(self.func, RangeFn::Rate | RangeFn::Increase) {
+                not_a_counter_info(ctx, &s.labels);
             }
             let mut series = Series::new(s.labels.clone());
             series.drop_name = s.drop_name || !self.func.keeps_name();
