@@ -111,6 +111,10 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
     };
     reloadables.on_sighup(&stop_rx)?;
     state.set_reloader(reloadables.action());
+    let m = manager.clone();
+    state.set_extra_metrics(strata_api::ExtraMetrics(Arc::new(move || {
+        m.monitor_metrics()
+    })));
     state.set_scraper(manager);
     let web = super::web_config(args.web_config.as_deref(), args.listen)?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -260,6 +260,10 @@ pub(crate) async fn run(store_url: &str, args: Args, role: &str) -> CliResult {
         let notifier = evaluator.notifier();
         extra.push(Arc::new(move || notifier.metrics()));
     }
+    if let Some((manager, _)) = &scraper {
+        let m = manager.clone();
+        extra.push(Arc::new(move || m.monitor_metrics()));
+    }
     if !extra.is_empty() {
         state.set_extra_metrics(strata_api::ExtraMetrics(Arc::new(move || {
             extra.iter().map(|f| f()).collect()

@@ -86,6 +86,23 @@ pub(crate) async fn targets(
         data.insert("droppedTargets".into(), Value::Array(dropped));
         data.insert("droppedTargetCounts".into(), json!(view.dropped_counts));
     }
+    // Strata's addition (Prometheus clients ignore it): selected ServiceMonitors and
+    // PodMonitors that are skipped, and why.
+    if !view.invalid_monitors.is_empty() {
+        let invalid: Vec<Value> = view
+            .invalid_monitors
+            .iter()
+            .map(|m| {
+                json!({
+                    "kind": m.kind.as_str(),
+                    "namespace": m.namespace,
+                    "name": m.name,
+                    "reason": m.reason,
+                })
+            })
+            .collect();
+        data.insert("invalidMonitors".into(), Value::Array(invalid));
+    }
     Ok(json::success(&Value::Object(data).to_string(), None))
 }
 

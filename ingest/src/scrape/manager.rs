@@ -7,6 +7,12 @@
 //! configuration under the same rule — jobs whose settings did not change keep their
 //! providers and loops untouched, so their scrapes run on without a gap — and a reload that
 //! fails validation changes nothing.
+//!
+//! With `kubernetes_monitors`, a watcher publishes the jobs of ServiceMonitors and
+//! PodMonitors; the manager merges them with the file's jobs under the same rule, on every
+//! change and on every reload (which keeps them). A monitor whose jobs cannot run (invalid,
+//! a name clash with a file job, a client that cannot be built) is skipped alone and listed
+//! in [`TargetsView::invalid_monitors`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -19,6 +25,8 @@ use tokio::sync::{Notify, watch};
 use super::config::{Config, GlobalConfig, JobSettings, ScrapeConfig};
 use super::discovery::{self, Provider};
 use super::http::HttpClient;
+use super::kubernetes::monitors::watch::{MonitorWatcher, Outcomes};
+use super::kubernetes::monitors::{InvalidMonitor, MonitorOutcome, MonitorsConfig};
 use super::kubernetes::provider::kubernetes_provider;
 use super::scrape_loop::{JobContext, ScrapeLoop, Stop, TargetHealth};
 use super::target::{DroppedTarget, Target, shard_of, targets_of};
@@ -62,6 +70,16 @@ struct LoopHandle {
     task: tokio::task::JoinHandle<()>,
     health: Arc<Mutex<TargetHealth>>,
 }
+
+/// A new or changed job, ready to start: its config, settings, context, HTTP SD clients
+/// and Kubernetes providers.
+type Fresh = (
+    ScrapeConfig,
+    JobSettings,
+    JobContext,
+    Vec<HttpClient>,
+    Vec<Provider>,
+);
 
 struct Job {
     config: ScrapeConfig,
@@ -108,6 +126,33 @@ pub struct TargetsView {
     pub dropped: Vec<(String, DroppedTarget)>,
     /// Dropped targets per job, including those not kept (`keep_dropped_targets`).
     pub dropped_counts: BTreeMap<String, usize>,
+    /// Selected ServiceMonitors and PodMonitors that are skipped, with the reason.
+    pub invalid_monitors: Vec<InvalidMonitor>,
+}
+
+/// The monitor side of the configuration: the file last applied, the monitors' outcomes,
+/// and the watcher that publishes them.
+#[derive(Default)]
+struct Sources {
+    file: Option<Config>,
+    outcomes: Outcomes,
+    watcher: Option<(MonitorsConfig, MonitorWatcher, tokio::task::JoinHandle<()>)>,
+}
+
+impl Drop for Sources {
+    fn drop(&mut self) {
+        if let Some((_, _, task)) = &self.watcher {
+            task.abort();
+        }
+    }
+}
+
+/// Counts of selected monitors, for `/metrics` and `/api/v1/targets`.
+#[derive(Debug, Clone, Default)]
+struct MonitorStatus {
+    enabled: bool,
+    valid: usize,
+    invalid: Vec<InvalidMonitor>,
 }
 
 /// Runs the scrapes of one worker.
@@ -118,6 +163,10 @@ pub struct ScrapeManager {
     jobs: tokio::sync::Mutex<BTreeMap<String, Job>>,
     changed: Arc<Notify>,
     seed: Mutex<u64>,
+    /// Serializes applies (file reloads and monitor updates).
+    sources: tokio::sync::Mutex<Sources>,
+    monitors: Mutex<MonitorStatus>,
+    me: std::sync::Weak<Self>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -153,13 +202,16 @@ impl ScrapeManager {
 
     /// A manager without jobs; [`Self::apply`] configures it.
     pub fn new(path: Option<PathBuf>, sink: Arc<WriteBuffer>, shard: Shard) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new_cyclic(|me| Self {
             path,
             sink,
             shard,
             jobs: tokio::sync::Mutex::new(BTreeMap::new()),
             changed: Arc::new(Notify::new()),
             seed: Mutex::new(0),
+            sources: tokio::sync::Mutex::new(Sources::default()),
+            monitors: Mutex::new(MonitorStatus::default()),
+            me: me.clone(),
         })
     }
 
@@ -175,7 +227,8 @@ impl ScrapeManager {
     }
 
     /// Switches to `config`: unchanged jobs keep running, changed ones restart, removed ones
-    /// stop (their series marked stale).
+    /// stop (their series marked stale). The monitors' jobs stay; a changed
+    /// `kubernetes_monitors` section restarts their watcher.
     pub async fn apply(&self, config: Config) -> Result<(), String> {
         for section in config.ignored_sections() {
             tracing::warn!(
@@ -183,46 +236,118 @@ impl ScrapeManager {
                 "configuration section ignored (Strata does not use it)"
             );
         }
+        let mut sources = self.sources.lock().await;
+        let wanted = config.kubernetes_monitors.clone();
+        let restart = sources.watcher.as_ref().map(|w| &w.0) != wanted.as_ref();
+        // A new watcher starts first: one that cannot refuses the reload.
+        let watcher = match (&wanted, restart) {
+            (Some(m), true) => Some(self.watch_monitors(m.clone())?),
+            _ => None,
+        };
+        // Until a restarted watcher publishes, the monitors' jobs stay as they were.
+        let outcomes = if wanted.is_some() {
+            sources.outcomes.clone()
+        } else {
+            Outcomes::default()
+        };
+        self.apply_jobs(&config, &outcomes).await?;
+        if restart {
+            if let Some((_, _, task)) = sources.watcher.take() {
+                task.abort();
+            }
+            sources.watcher = wanted.zip(watcher).map(|(m, (w, t))| (m, w, t));
+        }
+        sources.outcomes = outcomes;
+        sources.file = Some(config);
+        Ok(())
+    }
+
+    /// Starts the monitor watcher and the task that applies what it publishes.
+    fn watch_monitors(
+        &self,
+        config: MonitorsConfig,
+    ) -> Result<(MonitorWatcher, tokio::task::JoinHandle<()>), String> {
+        let (watcher, mut rx) = super::kubernetes::monitors::watch::start(config)?;
+        let me = self.me.clone();
+        let task = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let outcomes = rx.borrow_and_update().clone();
+                let Some(manager) = me.upgrade() else { return };
+                manager.set_monitors(outcomes).await;
+            }
+        });
+        Ok((watcher, task))
+    }
+
+    /// Applies new monitor outcomes with the file's jobs.
+    pub async fn set_monitors(&self, outcomes: Outcomes) {
+        let mut sources = self.sources.lock().await;
+        let Some(file) = sources.file.take() else {
+            return;
+        };
+        if let Err(e) = self.apply_jobs(&file, &outcomes).await {
+            tracing::error!(error = %e, "applying the monitors' jobs failed");
+        }
+        sources.file = Some(file);
+        sources.outcomes = outcomes;
+    }
+
+    /// The file's jobs and the valid monitors' jobs, applied together.
+    async fn apply_jobs(&self, config: &Config, outcomes: &[MonitorOutcome]) -> Result<(), String> {
         let external = external_labels(&config.global);
         // Build every new job's clients first: a bad certificate refuses the whole reload
         // before anything running is touched.
         let mut jobs = self.jobs.lock().await;
-        #[allow(clippy::type_complexity)]
-        let mut fresh: Vec<(
-            ScrapeConfig,
-            JobSettings,
-            JobContext,
-            Vec<HttpClient>,
-            Vec<Provider>,
-        )> = Vec::new();
+        let mut fresh: Vec<Fresh> = Vec::new();
         for sc in &config.scrape_configs {
-            let settings = sc.settings(&config.global);
-            let unchanged = jobs.get(&sc.job_name).is_some_and(|j| {
-                j.config == *sc && j.settings == settings && j.external_labels == external
+            if let Some(f) = self.prepare(&jobs, sc, &config.global, &external)? {
+                fresh.push(f);
+            }
+        }
+        let mut wanted: std::collections::HashSet<String> = config
+            .scrape_configs
+            .iter()
+            .map(|s| s.job_name.clone())
+            .collect();
+        let mut status = MonitorStatus {
+            enabled: config.kubernetes_monitors.is_some(),
+            ..Default::default()
+        };
+        for o in outcomes {
+            let prepared = o.jobs.clone().and_then(|scs| {
+                let mut out = Vec::new();
+                for sc in &scs {
+                    if wanted.contains(&sc.job_name) {
+                        return Err(format!(
+                            "job name {:?} is also a job of the configuration file",
+                            sc.job_name
+                        ));
+                    }
+                    let at = |f: &str| format!("job {:?}: {f}", sc.job_name);
+                    sc.validate(&config.global, &at)
+                        .map_err(|e| e.to_string())?;
+                    out.extend(self.prepare(&jobs, sc, &config.global, &external)?);
+                }
+                Ok((scs, out))
             });
-            if !unchanged {
-                let context = JobContext::new(sc, &settings, &external)?;
-                let sd_clients = sc
-                    .http_sd_configs
-                    .iter()
-                    .map(|h| HttpClient::new(&h.http, true))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("job {:?}: http_sd_configs: {e}", sc.job_name))?;
-                // Kubernetes discovery starts here (its watches are shared per process): a
-                // configuration it cannot use refuses the reload before anything changes.
-                let kubernetes = sc
-                    .kubernetes_sd_configs
-                    .iter()
-                    .map(|k| kubernetes_provider(k, self.changed.clone()))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
-                fresh.push((sc.clone(), settings, context, sd_clients, kubernetes));
+            match prepared {
+                Ok((scs, out)) => {
+                    status.valid += 1;
+                    wanted.extend(scs.into_iter().map(|s| s.job_name));
+                    fresh.extend(out);
+                }
+                Err(reason) => status.invalid.push(InvalidMonitor {
+                    kind: o.kind,
+                    namespace: o.namespace.clone(),
+                    name: o.name.clone(),
+                    reason,
+                }),
             }
         }
         let mut stopping = Vec::new();
         let names: Vec<String> = jobs.keys().cloned().collect();
         for name in names {
-            let still = config.scrape_configs.iter().any(|s| s.job_name == name);
+            let still = wanted.contains(&name);
             let replaced = fresh.iter().any(|(s, ..)| s.job_name == name);
             if (!still || replaced)
                 && let Some(mut job) = jobs.remove(&name)
@@ -262,10 +387,86 @@ impl ScrapeManager {
                 .unwrap_or(0);
         }
         drop(jobs);
+        if let Ok(mut m) = self.monitors.lock() {
+            *m = status;
+        }
         self.sync().await;
         // Stopped loops finish their in-flight scrape on their own.
         drop(stopping);
         Ok(())
+    }
+
+    /// Builds a job's clients and discovery when it is new or changed (`None`: unchanged).
+    fn prepare(
+        &self,
+        jobs: &BTreeMap<String, Job>,
+        sc: &ScrapeConfig,
+        global: &GlobalConfig,
+        external: &[Label],
+    ) -> Result<Option<Fresh>, String> {
+        let settings = sc.settings(global);
+        let unchanged = jobs.get(&sc.job_name).is_some_and(|j| {
+            j.config == *sc && j.settings == settings && j.external_labels == external
+        });
+        if unchanged {
+            return Ok(None);
+        }
+        let context = JobContext::new(sc, &settings, external)?;
+        let sd_clients = sc
+            .http_sd_configs
+            .iter()
+            .map(|h| HttpClient::new(&h.http, true))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("job {:?}: http_sd_configs: {e}", sc.job_name))?;
+        // Kubernetes discovery starts here (its watches are shared per process): a
+        // configuration it cannot use refuses the reload before anything changes.
+        let kubernetes = sc
+            .kubernetes_sd_configs
+            .iter()
+            .map(|k| kubernetes_provider(k, self.changed.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+        Ok(Some((
+            sc.clone(),
+            settings,
+            context,
+            sd_clients,
+            kubernetes,
+        )))
+    }
+
+    /// `strata_kubernetes_monitors` gauges (OpenMetrics text; empty without
+    /// `kubernetes_monitors`).
+    pub fn monitor_metrics(&self) -> String {
+        let Ok(m) = self.monitors.lock() else {
+            return String::new();
+        };
+        if !m.enabled {
+            return String::new();
+        }
+        let mut out = String::from(
+            "# HELP strata_kubernetes_monitors Selected ServiceMonitors and PodMonitors, by whether their jobs run.\n\
+             # TYPE strata_kubernetes_monitors gauge\n",
+        );
+        out.push_str(&format!(
+            "strata_kubernetes_monitors{{state=\"valid\"}} {}\nstrata_kubernetes_monitors{{state=\"invalid\"}} {}\n",
+            m.valid,
+            m.invalid.len()
+        ));
+        out.push_str(
+            "# HELP strata_kubernetes_monitor_invalid A selected monitor that is skipped (its reason is in /api/v1/targets).\n\
+             # TYPE strata_kubernetes_monitor_invalid gauge\n",
+        );
+        let escape = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        for i in &m.invalid {
+            out.push_str(&format!(
+                "strata_kubernetes_monitor_invalid{{kind=\"{}\",namespace=\"{}\",name=\"{}\"}} 1\n",
+                i.kind.as_str(),
+                escape(&i.namespace),
+                escape(&i.name)
+            ));
+        }
+        out
     }
 
     /// Recomputes every job's targets and reconciles the loops.
@@ -403,6 +604,15 @@ impl ScrapeManager {
         }
         view.active
             .sort_by(|a, b| (&a.job, &a.url).cmp(&(&b.job, &b.url)));
+        view.invalid_monitors = self
+            .monitors
+            .lock()
+            .map(|m| m.invalid.clone())
+            .unwrap_or_default();
         view
     }
 }
+
+#[cfg(test)]
+#[path = "manager_tests.rs"]
+mod tests;

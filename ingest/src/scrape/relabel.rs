@@ -204,8 +204,21 @@ impl fmt::Display for Regex {
 
 impl<'de> Deserialize<'de> for Regex {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // `regex: null` compiles the empty expression, as in Prometheus.
-        let expr = Option::<String>::deserialize(d)?.unwrap_or_default();
+        // `regex: null` compiles the empty expression, and a number or boolean its text
+        // (`regex: 9100`, as the operator writes port filters), as in Prometheus.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Scalar {
+            Text(String),
+            Int(i64),
+            Bool(bool),
+        }
+        let expr = match Option::<Scalar>::deserialize(d)? {
+            None => String::new(),
+            Some(Scalar::Text(t)) => t,
+            Some(Scalar::Int(n)) => n.to_string(),
+            Some(Scalar::Bool(b)) => b.to_string(),
+        };
         Regex::new(&expr).map_err(de::Error::custom)
     }
 }

@@ -63,6 +63,14 @@ fn regex_is_anchored_dotall_and_keeps_its_text() {
     assert_eq!(Regex::default().as_str(), "(.*)");
     assert_eq!(Regex::new("(.*)").unwrap(), Regex::default());
     assert!(Regex::new("(").is_err());
+    // A YAML number or boolean is the regex of its text, as Go's decoder reads it.
+    let port: RelabelConfig =
+        serde_yaml_ng::from_str("{source_labels: [p], regex: 9100, action: keep}").unwrap();
+    assert_eq!(port.regex.as_str(), "9100");
+    assert!(port.regex.is_match("9100") && !port.regex.is_match("91000"));
+    let flag: RelabelConfig =
+        serde_yaml_ng::from_str("{source_labels: [p], regex: true, action: keep}").unwrap();
+    assert_eq!(flag.regex.as_str(), "true");
 }
 
 #[test]

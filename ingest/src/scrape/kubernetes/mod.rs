@@ -11,6 +11,7 @@
 
 pub mod kubeconfig;
 pub mod labels;
+pub mod monitors;
 pub mod objects;
 pub mod provider;
 pub mod roles;

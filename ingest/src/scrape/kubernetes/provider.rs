@@ -24,17 +24,29 @@ const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// The API server URL and client settings of `config`.
 fn connection(config: &KubernetesSdConfig) -> Result<(String, HttpClientConfig), String> {
-    if let Some(path) = &config.kubeconfig_file {
+    resolve(
+        config.api_server.as_deref(),
+        config.kubeconfig_file.as_deref(),
+        &config.http,
+    )
+    .map_err(|e| format!("kubernetes_sd_configs: {e}"))
+}
+
+/// The API server URL and client settings: a kubeconfig file's current context, an
+/// `api_server` with `http`, or the pod's service account (in-cluster).
+pub(crate) fn resolve(
+    api_server: Option<&str>,
+    kubeconfig: Option<&std::path::Path>,
+    http: &HttpClientConfig,
+) -> Result<(String, HttpClientConfig), String> {
+    if let Some(path) = kubeconfig {
         return super::kubeconfig::load(path);
     }
-    if let Some(server) = &config.api_server {
-        return Ok((
-            server.trim_end_matches('/').to_string(),
-            config.http.clone(),
-        ));
+    if let Some(server) = api_server {
+        return Ok((server.trim_end_matches('/').to_string(), http.clone()));
     }
     let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| {
-        "kubernetes_sd_configs: no api_server, and not running in a cluster \
+        "no api_server, and not running in a cluster \
          (KUBERNETES_SERVICE_HOST is not set)"
             .to_string()
     })?;
@@ -44,7 +56,7 @@ fn connection(config: &KubernetesSdConfig) -> Result<(String, HttpClientConfig),
     } else {
         host
     };
-    let mut http = config.http.clone();
+    let mut http = http.clone();
     if http.authorization.is_none() && http.basic_auth.is_none() {
         http.authorization = Some(Authorization {
             kind: "Bearer".into(),
@@ -60,7 +72,7 @@ fn connection(config: &KubernetesSdConfig) -> Result<(String, HttpClientConfig),
 
 /// A key telling credentials apart (watches are shared only between identical ones: another
 /// token may see other objects). `Debug` hides secrets, so they are hashed in explicitly.
-fn credentials_key(http: &HttpClientConfig) -> String {
+pub(crate) fn credentials_key(http: &HttpClientConfig) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     format!("{http:?}").hash(&mut h);
