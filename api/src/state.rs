@@ -117,6 +117,14 @@ pub struct ApiState {
     refresh: tokio::sync::Mutex<()>,
 }
 
+/// Engine settings a query request may override.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PerRequest {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) lookback: Option<Duration>,
+    pub(crate) max_source_resolution: Option<strata_query::SourceResolution>,
+}
+
 impl ApiState {
     /// State of a server reading `store`; with `writer`, it also receives remote writes.
     pub fn new(
@@ -315,21 +323,19 @@ impl ApiState {
     }
 
     /// An engine with the server's settings, adjusted per request.
-    pub(crate) fn engine(
-        &self,
-        timeout: Option<Duration>,
-        lookback: Option<Duration>,
-        replica_labels: Vec<String>,
-    ) -> Engine {
+    pub(crate) fn engine(&self, request: PerRequest, replica_labels: Vec<String>) -> Engine {
         let mut options = self.config.engine.clone();
         options.replica_labels = replica_labels;
         // Each request cancels only its own evaluation.
         options.cancel = strata_query::Cancel::default();
-        if let Some(t) = timeout {
+        if let Some(t) = request.timeout {
             options.timeout = options.timeout.min(t);
         }
-        if let Some(l) = lookback {
+        if let Some(l) = request.lookback {
             options.lookback = l;
+        }
+        if let Some(r) = request.max_source_resolution {
+            options.max_source_resolution = r;
         }
         Engine::new(self.store.clone(), options)
     }

@@ -7,6 +7,45 @@ pub const HOUR_2_MS: i64 = 2 * 3600 * 1000;
 /// One day in ms.
 pub const DAY_MS: i64 = 24 * 3600 * 1000;
 
+/// Default downsampling, as Thanos': 5m windows for days older than 40h, 1h windows for
+/// days older than 10 days.
+pub const DEFAULT_DOWNSAMPLE: [(i64, i64); 2] = [
+    (strata_storage::aggregate::RES_5M, 40 * 3600 * 1000),
+    (strata_storage::aggregate::RES_1H, 10 * DAY_MS),
+];
+
+/// Parses `--downsample.after`: `5m=40h,1h=10d` (resolutions 5m and 1h), or `none`.
+pub fn parse_downsample(s: &str) -> Result<Vec<(i64, i64)>, String> {
+    let s = s.trim();
+    if s == "none" || s.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let (res, after) = part
+            .split_once('=')
+            .ok_or_else(|| format!("expected <resolution>=<age> in {part:?}, e.g. 5m=40h"))?;
+        let res = strata_storage::duration::parse_duration(res.trim())
+            .map_err(|e| format!("bad resolution {res:?}: {e}"))?;
+        if !strata_storage::aggregate::RESOLUTIONS.contains(&res) {
+            return Err(format!(
+                "unsupported resolution {:?}: only 5m and 1h",
+                part.split_once('=').map_or(part, |p| p.0)
+            ));
+        }
+        let after = strata_storage::duration::parse_duration(after.trim())
+            .map_err(|e| format!("bad age {after:?}: {e}"))?;
+        if after < 0 {
+            return Err(format!("negative age in {part:?}"));
+        }
+        if out.iter().any(|(r, _)| *r == res) {
+            return Err(format!("resolution given twice in {s:?}"));
+        }
+        out.push((res, after));
+    }
+    Ok(out)
+}
+
 /// Compaction levels recorded in `BlockMeta::level`.
 pub mod level {
     /// Written by ingest or import.
@@ -50,6 +89,10 @@ pub struct CompactorConfig {
     pub chunk_samples: usize,
     /// Retention per resolution (0 = forever).
     pub retention: RetentionPolicy,
+    /// Downsampling: `(resolution_ms, after_ms)` — a day is aggregated into windows of the
+    /// resolution once its end is `after_ms` old (empty: no downsampling). Raw blocks then
+    /// expire only once every resolution covers their days.
+    pub downsample: Vec<(i64, i64)>,
     /// Labels that tell HA replicas apart (deduplicated in compaction, as at query time).
     pub replica_labels: Vec<String>,
     /// Replicas are deduplicated in blocks whose window ended this long ago (ms), so that a
@@ -83,6 +126,7 @@ impl Default for CompactorConfig {
             max_block_bytes: 2 << 30,
             chunk_samples: 1 << 20,
             retention: RetentionPolicy::default(),
+            downsample: DEFAULT_DOWNSAMPLE.to_vec(),
             replica_labels: Vec::new(),
             dedup_after_ms: DAY_MS,
             delete_rewrite_after_ms: DAY_MS,

@@ -20,7 +20,7 @@ mod planner;
 mod runner;
 
 pub use claims::{CLAIM_FORMAT_VERSION, CLAIMS_DIR};
-pub use config::{CompactorConfig, DAY_MS, HOUR_2_MS, level};
+pub use config::{CompactorConfig, DAY_MS, DEFAULT_DOWNSAMPLE, HOUR_2_MS, level, parse_downsample};
 pub use error::{CompactorError, JobError};
 pub use gc::{DEFAULT_GRACE, GcOptions, GcReport, collect_garbage, collect_garbage_at};
 pub use planner::{Job, JobKind, Plan, plan};

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use strata_storage::aggregate::{AggRow, aggregate};
 use strata_storage::dedup::{dedup_replicas, split_replica};
 use strata_storage::points::{Points, merge_by_precedence};
 use strata_storage::publish::StreamingUpload;
@@ -102,7 +103,12 @@ pub(crate) async fn run(
             .map_err(|e| input_error(input.reader.meta(), e))?;
         metadata.extend(m);
     }
-    let floor = cfg.retention.floor(strata_storage::RAW_RESOLUTION, now_ms);
+    // Expired raw samples are dropped by merges; downsampling reads them (raw blocks outlive
+    // their retention until aggregated), and the aggregates' own retention applies to them.
+    let floor = match job.resolution_ms {
+        0 => cfg.retention.floor(strata_storage::RAW_RESOLUTION, now_ms),
+        res => cfg.retention.floor(res, now_ms),
+    };
 
     // Every output series, in block order; each with its inputs in precedence order.
     let mut entries: Vec<Entry> = Vec::new();
@@ -186,6 +192,11 @@ pub(crate) async fn run(
         min
     };
     let mut window = first_window;
+    // A downsampling job aggregates exactly its span into one output.
+    let res = job.resolution_ms;
+    if res > 0 {
+        window = job.span.0;
+    }
     let order = job.inputs.iter().map(|b| b.order).max().unwrap_or(0);
     // Final merges are compressed hard (they stay); rollups and capped merges of an unfinished
     // window are rewritten soon, so they get the writers' fast level.
@@ -195,13 +206,21 @@ pub(crate) async fn run(
         EncodeOptions::fresh()
     };
     loop {
-        let window_end = window.saturating_add(width).saturating_sub(1).min(max);
+        let window_end = if res > 0 {
+            job.span.1
+        } else {
+            window.saturating_add(width).saturating_sub(1).min(max)
+        };
         for shard in 0..job.shards.max(1) {
             let shard = Shard {
                 index: shard,
                 count: job.shards.max(1),
             };
-            let mut upload = StreamingUpload::new(store, &options)?;
+            let mut upload = if res > 0 {
+                StreamingUpload::new_aggregates(store, &options, res, job.span)?
+            } else {
+                StreamingUpload::new(store, &options)?
+            };
             upload.set_metric_metadata(metadata.clone())?;
             let mut hash = 0u64;
             let mut samples = 0u64;
@@ -235,6 +254,7 @@ pub(crate) async fn run(
                 at = end;
                 let read = read_chunk(&inputs, &entries, chunk, window, window_end).await?;
                 let mut out: Vec<SeriesSamples> = Vec::with_capacity(chunk.len());
+                let mut rows_out: Vec<(Labels, Vec<AggRow>)> = Vec::new();
                 for g in chunk {
                     let group = &entries[(*g).clone()];
                     let points = merge_group(
@@ -249,6 +269,20 @@ pub(crate) async fn run(
                         continue;
                     }
                     let series_hash = group[0].hash;
+                    if res > 0 {
+                        let rows = aggregate(
+                            &points.timestamps,
+                            &points.values,
+                            &points.start_timestamps,
+                            res,
+                        );
+                        for r in &rows {
+                            hash = hash.wrapping_add(r.hash(series_hash));
+                        }
+                        samples += rows.len() as u64;
+                        rows_out.push(((*group[0].out).clone(), rows));
+                        continue;
+                    }
                     for (&t, &v) in points.timestamps.iter().zip(&points.values) {
                         hash = hash.wrapping_add(sample_hash(series_hash, t, v));
                     }
@@ -260,7 +294,12 @@ pub(crate) async fn run(
                         start_timestamps: points.start_timestamps,
                     });
                 }
-                if let Err(e) = upload.push(out).await {
+                let pushed = if res > 0 {
+                    upload.push_rows(rows_out).await
+                } else {
+                    upload.push(out).await
+                };
+                if let Err(e) = pushed {
                     upload.abort().await;
                     return Err(e.into());
                 }
@@ -276,11 +315,16 @@ pub(crate) async fn run(
             if cfg.verify {
                 verify(store, &meta, hash, samples).await?;
             }
+            if res > 0 {
+                // Aggregate outputs take no part in raw precedence; `order` records what
+                // they were built from (a later raw block makes them outdated).
+                meta.level = job.level;
+            }
             merged.samples_out += meta.samples;
             merged.bytes_out += meta.bytes();
             merged.outputs.push(meta);
         }
-        if job.window_ms <= 0 || window_end >= max {
+        if res > 0 || job.window_ms <= 0 || window_end >= max {
             break;
         }
         window = window.saturating_add(width);
@@ -380,7 +424,8 @@ fn merge_group(
     dedup_replicas(per_replica)
 }
 
-/// Reads an output back and checks that it holds exactly the samples written.
+/// Reads an output back and checks that it holds exactly the samples (or aggregate rows)
+/// written.
 async fn verify(store: &Store, meta: &BlockMeta, hash: u64, samples: u64) -> Result<(), JobError> {
     let reader = BlockReader::new(store.clone(), meta.clone());
     let series = reader.series().await?;
@@ -395,12 +440,22 @@ async fn verify(store: &Store, meta: &BlockMeta, hash: u64, samples: u64) -> Res
             n += series[end].sample_count as usize;
             end += 1;
         }
-        for s in reader.samples(&series, &refs[at..end]).await? {
-            let h = series[s.series_ref as usize].series_hash;
-            for (&t, &v) in s.timestamps.iter().zip(&s.values) {
-                got_hash = got_hash.wrapping_add(sample_hash(h, t, v));
+        if meta.is_raw() {
+            for s in reader.samples(&series, &refs[at..end]).await? {
+                let h = series[s.series_ref as usize].series_hash;
+                for (&t, &v) in s.timestamps.iter().zip(&s.values) {
+                    got_hash = got_hash.wrapping_add(sample_hash(h, t, v));
+                }
+                got += s.timestamps.len() as u64;
             }
-            got += s.timestamps.len() as u64;
+        } else {
+            for (r, rows) in reader.aggregates(&series, &refs[at..end]).await? {
+                let h = series[r as usize].series_hash;
+                for row in &rows {
+                    got_hash = got_hash.wrapping_add(row.hash(h));
+                }
+                got += rows.len() as u64;
+            }
         }
         at = end;
     }

@@ -42,6 +42,8 @@ pub enum JobKind {
     Late,
     /// Rewrite blocks to remove deleted samples.
     Rewrite,
+    /// Aggregate a day of raw blocks into windows of a resolution.
+    Downsample,
 }
 
 impl JobKind {
@@ -56,6 +58,7 @@ impl JobKind {
             Self::Day => "day",
             Self::Late => "late",
             Self::Rewrite => "rewrite",
+            Self::Downsample => "downsample",
         }
     }
 
@@ -81,6 +84,12 @@ pub struct Job {
     pub dedup: bool,
     /// For `Retire`: the deletion requests to drop.
     pub retire: Vec<u64>,
+    /// For `Downsample`: the resolution of the output (0 for raw merges)…
+    pub resolution_ms: i64,
+    /// …the sample times `(start, end]` it aggregates, as an inclusive `[start + 1, end]`…
+    pub span: (i64, i64),
+    /// …and the outdated aggregate blocks of that span it replaces (its raw inputs stay).
+    pub replaces: Vec<BlockMeta>,
 }
 
 impl Job {
@@ -94,6 +103,9 @@ impl Job {
             shards: 1,
             dedup: false,
             retire: Vec::new(),
+            resolution_ms: 0,
+            span: (0, 0),
+            replaces: Vec::new(),
         }
     }
 
@@ -101,7 +113,12 @@ impl Job {
     pub fn key(&self) -> String {
         let mut ids: Vec<String> = self.inputs.iter().map(|b| b.id.to_string()).collect();
         ids.sort();
-        let text = format!("{}:{}", self.kind.as_str(), ids.join(","));
+        let text = format!(
+            "{}:{}:{}",
+            self.kind.as_str(),
+            self.resolution_ms,
+            ids.join(",")
+        );
         format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
     }
 
@@ -157,15 +174,21 @@ pub fn plan(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Plan {
     let mut out = Plan::default();
     let retention = cfg.retention;
 
-    // Retention first: cheap, and never blocked by merges.
-    let expired: Vec<BlockMeta> = snapshot
+    // Retention first: cheap, and never blocked by merges. With downsampling on, a raw block
+    // goes only once every resolution covers its days; outdated aggregates go too.
+    let mut expired: Vec<BlockMeta> = snapshot
         .blocks()
         .filter(|b| {
             let floor = retention.floor(b.resolution_ms, now_ms);
-            b.max_time < floor
+            b.max_time < floor && (!b.is_raw() || downsampled(snapshot, b, cfg))
         })
         .cloned()
         .collect();
+    for b in superseded_aggregates(snapshot) {
+        if !expired.contains(&b) {
+            expired.push(b);
+        }
+    }
     if !expired.is_empty() {
         out.jobs
             .push(Job::new(JobKind::Retention, expired.clone(), 0, 0));
@@ -281,7 +304,109 @@ pub fn plan(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Plan {
         )
     });
     out.jobs.extend(merges);
+    out.jobs.extend(downsampling(snapshot, now_ms, cfg));
     out
+}
+
+/// The end of the day `(end − 1d, end]` holding `t` (aggregate windows are left-open).
+fn day_end(t: i64) -> i64 {
+    strata_storage::aggregate::window_end(t, DAY_MS)
+}
+
+/// True when every downsampling resolution has a current aggregate block for every day raw
+/// block `b` touches (so that it may expire).
+fn downsampled(snapshot: &Snapshot, b: &BlockMeta, cfg: &CompactorConfig) -> bool {
+    cfg.downsample.iter().all(|&(res, _)| {
+        let mut end = day_end(b.min_time);
+        while end <= day_end(b.max_time) {
+            let (lo, hi) = (end - DAY_MS + 1, end);
+            let covered = snapshot
+                .current_aggregates(res, lo, hi)
+                .iter()
+                .any(|a| a.min_time <= lo && a.max_time >= hi);
+            if !covered {
+                return false;
+            }
+            end += DAY_MS;
+        }
+        true
+    })
+}
+
+/// Aggregate blocks hidden by a current one of higher precedence over their whole span
+/// (racing compactors, or outputs replaced while their successor was committed).
+fn superseded_aggregates(snapshot: &Snapshot) -> Vec<BlockMeta> {
+    let mut out = Vec::new();
+    for res in strata_storage::aggregate::RESOLUTIONS {
+        let current = snapshot.current_aggregates(res, i64::MIN, i64::MAX);
+        for b in snapshot.blocks_at(res, i64::MIN, i64::MAX) {
+            let hidden = current.iter().any(|c| {
+                c.id != b.id
+                    && c.precedence() > b.precedence()
+                    && c.min_time <= b.min_time
+                    && c.max_time >= b.max_time
+            });
+            if hidden {
+                out.push(b.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Downsampling jobs: each day whose end is old enough and that has no current aggregate
+/// block of a configured resolution is aggregated from all its raw blocks (not before the
+/// merges bring them under the fan-in limit).
+///
+/// Raw blocks past their own retention still count: they stay until aggregated (see
+/// `downsampled`), and the job reads them whole.
+fn downsampling(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Vec<Job> {
+    let raw: Vec<&BlockMeta> = snapshot
+        .blocks_at(RAW_RESOLUTION, i64::MIN, i64::MAX)
+        .filter(|b| !snapshot.is_quarantined(&b.id))
+        .collect();
+    let mut days: Vec<i64> = Vec::new();
+    for b in &raw {
+        let mut end = day_end(b.min_time);
+        while end <= day_end(b.max_time) {
+            days.push(end);
+            end += DAY_MS;
+        }
+    }
+    days.sort_unstable();
+    days.dedup();
+    let mut jobs = Vec::new();
+    for &(res, after) in &cfg.downsample {
+        let floor = cfg.retention.floor(res, now_ms);
+        for &end in &days {
+            let (lo, hi) = (end - DAY_MS + 1, end);
+            if now_ms < end.saturating_add(after) || hi < floor {
+                continue;
+            }
+            let current = snapshot.current_aggregates(res, lo, hi);
+            if current.iter().any(|a| a.min_time <= lo && a.max_time >= hi) {
+                continue;
+            }
+            let inputs: Vec<BlockMeta> = raw
+                .iter()
+                .filter(|b| b.overlaps(lo, hi))
+                .map(|b| (*b).clone())
+                .collect();
+            if inputs.is_empty() || inputs.len() > cfg.max_inputs.max(2) {
+                continue;
+            }
+            let mut job = Job::new(JobKind::Downsample, inputs, DAY_MS, level::DAY);
+            job.resolution_ms = res;
+            job.span = (lo, hi);
+            job.replaces = snapshot
+                .blocks_at(res, lo, hi)
+                .filter(|b| b.min_time >= lo && b.max_time <= hi)
+                .cloned()
+                .collect();
+            jobs.push(job);
+        }
+    }
+    jobs
 }
 
 fn note_backlog(out: &mut Plan, end: i64) {

@@ -469,8 +469,14 @@ impl Compactor {
             strata_storage::publish::discard(store, &merged.outputs).await;
             return Err(JobError::Deadline);
         }
-        let txn = Transaction::add(merged.outputs.clone(), upload_started)
-            .removing(job.inputs.iter().map(|b| b.id).collect());
+        // A merge replaces its inputs; a downsampling job keeps its raw inputs and replaces
+        // the outdated aggregates of its span.
+        let removed = if job.kind == JobKind::Downsample {
+            job.replaces.iter().map(|b| b.id).collect()
+        } else {
+            job.inputs.iter().map(|b| b.id).collect()
+        };
+        let txn = Transaction::add(merged.outputs.clone(), upload_started).removing(removed);
         match strata_storage::publish::commit(&self.manifest, txn).await {
             Ok(_) => {}
             Err(StorageError::Conflict { .. }) => {

@@ -40,6 +40,11 @@ pub(crate) struct CompactArgs {
     /// Age of a deletion request after which its data is removed from the blocks.
     #[arg(long = "delete.rewrite-after", default_value = "24h", value_parser = parse_duration)]
     delete_rewrite_after: Duration,
+    /// Downsampling: `<resolution>=<age>` pairs (resolutions 5m and 1h), or `none`. A day is
+    /// aggregated into windows of the resolution once its end is that old; raw blocks then
+    /// expire (--retention.raw) only once every resolution covers their days.
+    #[arg(long = "downsample.after", default_value = "5m=40h,1h=10d", value_parser = strata_compactor::parse_downsample)]
+    downsample: Vec<(i64, i64)>,
     /// Grace period before removed blocks and orphaned uploads are deleted.
     #[arg(long = "compact.gc-grace", default_value = "1h", value_parser = parse_duration)]
     gc_grace: Duration,
@@ -62,6 +67,7 @@ impl CompactArgs {
             replica_labels: self.replica_labels.clone(),
             dedup_after_ms: ms(self.dedup_after),
             delete_rewrite_after_ms: ms(self.delete_rewrite_after),
+            downsample: self.downsample.clone(),
             ..Default::default()
         }
     }

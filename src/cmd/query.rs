@@ -26,6 +26,13 @@ pub(crate) struct Args {
     /// How far back an instant selector looks for a sample.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     lookback_delta: Duration,
+    /// Coarsest downsampled data to read: `auto` (the coarsest resolution whose windows tile
+    /// every range and step, answering exactly as raw data), `raw`/`0s`, `5m` or `1h`.
+    #[arg(long = "max-source-resolution", default_value = "auto", value_parser = strata_query::SourceResolution::parse)]
+    max_source_resolution: strata_query::SourceResolution,
+    /// Print what the query read (samples, downsampled rows) on stderr.
+    #[arg(long)]
+    stats: bool,
     /// Print the plan instead of evaluating.
     #[arg(long)]
     explain: bool,
@@ -41,6 +48,7 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
     let store = Store::open(store_url)?;
     let options = EngineOptions {
         lookback: args.lookback_delta,
+        max_source_resolution: args.max_source_resolution,
         ..Default::default()
     };
     let engine = Engine::new(store.clone(), options);
@@ -77,6 +85,12 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
             engine.instant(snapshot, &args.expr, t).await?
         }
     };
+    if args.stats {
+        eprintln!(
+            "samples: {}, downsampled rows: {}, raw samples aggregated: {}",
+            out.stats.samples, out.stats.downsampled_rows, out.stats.raw_samples_aggregated
+        );
+    }
     for w in &out.annotations.warnings {
         eprintln!("warning: {w}");
     }

@@ -18,11 +18,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use object_store::WriteMultipart;
 
+use crate::aggregate::AggRow;
 use crate::block::{
     BlockMeta, BlockWriter, EncodeOptions, EncodedBlock, MetricMetadataMap, SeriesSamples,
     encode_block_with_options, upload_block,
 };
 use crate::error::{Result, StorageError};
+use crate::labels::Labels;
 use crate::manifest::{Manifest, Transaction};
 use crate::paths::Seq;
 use crate::store::Store;
@@ -119,6 +121,21 @@ impl StreamingUpload {
         })
     }
 
+    /// A new aggregate block of `resolution_ms` windows covering `span` (see
+    /// [`BlockWriter::new_aggregates`]).
+    pub fn new_aggregates(
+        store: &Store,
+        options: &EncodeOptions,
+        resolution_ms: i64,
+        span: (i64, i64),
+    ) -> Result<Self> {
+        Ok(Self {
+            store: store.clone(),
+            writer: Some(BlockWriter::new_aggregates(options, resolution_ms, span)?),
+            upload: None,
+        })
+    }
+
     fn writer(&mut self) -> Result<&mut BlockWriter> {
         self.writer
             .as_mut()
@@ -139,12 +156,31 @@ impl StreamingUpload {
     /// Appends series in block order (encoded on a blocking thread), uploading the samples
     /// file's next part once enough bytes are waiting.
     pub async fn push(&mut self, series: Vec<SeriesSamples>) -> Result<()> {
+        self.encode(move |w| series.into_iter().try_for_each(|s| w.push(s)))
+            .await
+    }
+
+    /// Appends series' aggregate rows in block order to an aggregate block.
+    pub async fn push_rows(&mut self, series: Vec<(Labels, Vec<AggRow>)>) -> Result<()> {
+        self.encode(move |w| {
+            series
+                .into_iter()
+                .try_for_each(|(labels, rows)| w.push_rows(labels, &rows))
+        })
+        .await
+    }
+
+    /// Runs `write` on the writer on a blocking thread, then uploads a part if one is ready.
+    async fn encode(
+        &mut self,
+        write: impl FnOnce(&mut BlockWriter) -> Result<()> + Send + 'static,
+    ) -> Result<()> {
         let mut writer = self
             .writer
             .take()
             .ok_or_else(|| StorageError::InvalidArgument("block writer already closed".into()))?;
         let (writer, result) = tokio::task::spawn_blocking(move || {
-            let result = series.into_iter().try_for_each(|s| writer.push(s));
+            let result = write(&mut writer);
             (writer, result)
         })
         .await

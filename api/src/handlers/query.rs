@@ -23,12 +23,36 @@ fn query_text(p: &Params) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::param("query", "1:1: parse error: no expression found in input"))
 }
 
-fn per_request(p: &Params) -> Result<(Option<Duration>, Option<Duration>), ApiError> {
+/// Per-request engine settings: `timeout`, `lookback_delta` and Thanos'
+/// `max_source_resolution` (`auto`, `raw`/`0s`, `5m`, `1h`).
+fn per_request(p: &Params) -> Result<crate::state::PerRequest, ApiError> {
     let ms = |d: i64| Duration::from_millis(d.max(0) as u64);
-    Ok((
-        p.duration("timeout")?.map(ms),
-        p.duration("lookback_delta")?.map(ms),
-    ))
+    Ok(crate::state::PerRequest {
+        timeout: p.duration("timeout")?.map(ms),
+        lookback: p.duration("lookback_delta")?.map(ms),
+        max_source_resolution: p
+            .get("max_source_resolution")
+            .map(strata_query::SourceResolution::parse)
+            .transpose()
+            .map_err(|e| ApiError::param("max_source_resolution", e))?,
+    })
+}
+
+/// The query's data, with Prometheus' `stats` object when the request asks for it
+/// (`totalQueryableSamples`, plus what downsampled reads took).
+fn data(out: &strata_query::QueryOutput, p: &Params) -> String {
+    let mut data = json::query_data(&out.value);
+    if p.get("stats").is_some() && data.ends_with('}') {
+        data.pop();
+        data.push_str(&format!(
+            r#","stats":{{"samples":{{"totalQueryableSamples":{},"peakSamples":{}}},"downsampling":{{"rows":{},"rawSamplesAggregated":{}}}}}}}"#,
+            out.stats.samples,
+            out.stats.samples,
+            out.stats.downsampled_rows,
+            out.stats.raw_samples_aggregated
+        ));
+    }
+    data
 }
 
 /// An instant query.
@@ -38,20 +62,18 @@ pub(crate) async fn instant(
 ) -> Result<Response, ApiError> {
     let query = query_text(&p)?;
     let t = p.time("time", now_ms())?;
-    let (timeout, lookback) = per_request(&p)?;
+    let settings = per_request(&p)?;
+    let timeout = settings.timeout;
     let replica_labels = state.replica_labels(&p)?;
     let snapshot = state.snapshot().await?;
-    let engine = state.engine(timeout, lookback, replica_labels);
+    let engine = state.engine(settings, replica_labels);
     let query = query.to_string();
     let out = state
         .run_query(timeout, engine.canceller(), async move {
             engine.instant(snapshot, &query, t).await
         })
         .await?;
-    Ok(json::success(
-        &json::query_data(&out.value),
-        Some(&out.annotations),
-    ))
+    Ok(json::success(&data(&out, &p), Some(&out.annotations)))
 }
 
 /// A range query.
@@ -92,20 +114,18 @@ pub(crate) async fn range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let (timeout, lookback) = per_request(&p)?;
+    let settings = per_request(&p)?;
+    let timeout = settings.timeout;
     let replica_labels = state.replica_labels(&p)?;
     let snapshot = state.snapshot().await?;
-    let engine = state.engine(timeout, lookback, replica_labels);
+    let engine = state.engine(settings, replica_labels);
     let query = query.to_string();
     let out = state
         .run_query(timeout, engine.canceller(), async move {
             engine.range(snapshot, &query, start, end, step).await
         })
         .await?;
-    Ok(json::success(
-        &json::query_data(&out.value),
-        Some(&out.annotations),
-    ))
+    Ok(json::success(&data(&out, &p), Some(&out.annotations)))
 }
 
 /// Prometheus' formatting of a query (`Pretty`).

@@ -50,9 +50,17 @@ fn snapshot(blocks: Vec<BlockMeta>) -> Snapshot {
 
 const H2: i64 = HOUR_2_MS;
 
+/// The merge tests' settings: no downsampling (tested on its own below).
+fn merging() -> CompactorConfig {
+    CompactorConfig {
+        downsample: Vec::new(),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn nothing_to_do_for_an_empty_store_or_a_settled_window() {
-    let cfg = CompactorConfig::default();
+    let cfg = merging();
     assert!(plan(&Snapshot::default(), 0, &cfg).jobs.is_empty());
     let s = snapshot(vec![block(0, H2 - 1, level::DAY)]);
     assert!(plan(&s, 10 * DAY_MS, &cfg).jobs.is_empty());
@@ -60,7 +68,7 @@ fn nothing_to_do_for_an_empty_store_or_a_settled_window() {
 
 #[test]
 fn open_window_rolls_up_only_past_the_threshold() {
-    let cfg = CompactorConfig::default();
+    let cfg = merging();
     let now = 100 * H2 + 60_000;
     let few = snapshot(
         (0..7)
@@ -81,7 +89,7 @@ fn open_window_rolls_up_only_past_the_threshold() {
 
 #[test]
 fn rollup_takes_only_the_ingest_blocks_after_the_last_merge() {
-    let cfg = CompactorConfig::default();
+    let cfg = merging();
     let now = 100 * H2 + 60_000;
     let mut blocks = vec![block(100 * H2, 100 * H2 + 5, level::ROLLUP)];
     blocks.extend((0..8).map(|i| block(100 * H2 + i, 100 * H2 + i, 1)));
@@ -94,7 +102,7 @@ fn rollup_takes_only_the_ingest_blocks_after_the_last_merge() {
 
 #[test]
 fn closed_windows_merge_after_the_grace_and_closed_days_into_one() {
-    let cfg = CompactorConfig::default();
+    let cfg = merging();
     let blocks: Vec<BlockMeta> = (0..12).map(|w| block(w * H2, w * H2 + 10, 1)).collect();
     // The day is open: each 2h window merges on its own once closed.
     let now = 6 * H2 + cfg.late_grace_ms;
@@ -116,6 +124,7 @@ fn closed_windows_merge_after_the_grace_and_closed_days_into_one() {
 #[test]
 fn blocks_crossing_windows_are_split_and_fan_in_is_capped() {
     let cfg = CompactorConfig {
+        downsample: Vec::new(),
         max_inputs: 4,
         ..Default::default()
     };
@@ -137,6 +146,7 @@ fn blocks_crossing_windows_are_split_and_fan_in_is_capped() {
 #[test]
 fn retention_expires_whole_blocks_and_large_windows_are_sharded() {
     let cfg = CompactorConfig {
+        downsample: Vec::new(),
         retention: strata_storage::RetentionPolicy {
             raw_ms: 2 * DAY_MS,
             ..Default::default()
@@ -155,4 +165,82 @@ fn retention_expires_whole_blocks_and_large_windows_are_sharded() {
     assert_eq!(jobs[0].inputs.len(), 1);
     assert_eq!(jobs[1].kind, JobKind::Day);
     assert_eq!(jobs[1].shards, 4, "10 series over at most 4 per block");
+}
+
+#[test]
+fn days_are_downsampled_once_old_enough_and_raw_waits_for_them() {
+    use strata_storage::aggregate::{RES_1H, RES_5M};
+    let cfg = CompactorConfig {
+        retention: strata_storage::RetentionPolicy {
+            raw_ms: DAY_MS,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // One settled day block: (0, 1d] holds samples 1..=1d.
+    let day = block(1, DAY_MS, level::DAY);
+    let kinds = |jobs: &[Job]| {
+        jobs.iter()
+            .map(|j| (j.kind, j.resolution_ms))
+            .collect::<Vec<_>>()
+    };
+    // Before 40h: nothing (the day is merged, not old enough).
+    assert!(
+        plan(&snapshot(vec![day.clone()]), DAY_MS + 39 * 3_600_000, &cfg)
+            .jobs
+            .is_empty()
+    );
+    // After 40h: 5m, with the day's exact span; raw is expired but kept for the aggregates.
+    let jobs = plan(&snapshot(vec![day.clone()]), 3 * DAY_MS, &cfg).jobs;
+    assert_eq!(kinds(&jobs), vec![(JobKind::Downsample, RES_5M)]);
+    assert_eq!(jobs[0].span, (1, DAY_MS));
+    assert_eq!(jobs[0].inputs[0].id, day.id);
+    // With a current 5m block, after 10 days: 1h only; raw still waits for it.
+    let mut agg5 = block(1, DAY_MS, level::DAY);
+    agg5.resolution_ms = RES_5M;
+    agg5.order = 1;
+    let s = snapshot(vec![day.clone(), agg5.clone()]);
+    let jobs = plan(&s, 12 * DAY_MS, &cfg).jobs;
+    assert_eq!(kinds(&jobs), vec![(JobKind::Downsample, RES_1H)]);
+    // Both current: the raw day expires.
+    let mut agg1 = agg5.clone();
+    agg1.id = BlockId::new();
+    agg1.resolution_ms = RES_1H;
+    let s = snapshot(vec![day.clone(), agg5.clone(), agg1.clone()]);
+    let jobs = plan(&s, 12 * DAY_MS, &cfg).jobs;
+    assert_eq!(kinds(&jobs), vec![(JobKind::Retention, 0)]);
+    assert_eq!(jobs[0].inputs[0].id, day.id);
+    // A late raw block (committed after the aggregates) outdates them: both are rebuilt,
+    // replacing the old ones, and nothing expires meanwhile.
+    let late = block(DAY_MS / 2, DAY_MS / 2, 1);
+    let s = snapshot(vec![day.clone(), agg5.clone(), agg1.clone(), late]);
+    let jobs = plan(&s, 12 * DAY_MS, &cfg).jobs;
+    let downsample: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| j.kind == JobKind::Downsample)
+        .collect();
+    assert_eq!(downsample.len(), 2);
+    assert!(
+        downsample
+            .iter()
+            .all(|j| j.inputs.len() == 2 && j.replaces.len() == 1)
+    );
+    assert!(!jobs.iter().any(|j| j.kind == JobKind::Retention));
+}
+
+#[test]
+fn downsample_ages_parse_and_refuse_what_is_not_5m_or_1h() {
+    use strata_storage::aggregate::{RES_1H, RES_5M};
+    assert_eq!(
+        crate::parse_downsample("5m=40h,1h=10d").unwrap(),
+        vec![(RES_5M, 40 * 3_600_000), (RES_1H, 10 * DAY_MS)]
+    );
+    assert!(crate::parse_downsample("none").unwrap().is_empty());
+    assert!(
+        crate::parse_downsample("10m=1d")
+            .unwrap_err()
+            .contains("only 5m and 1h")
+    );
+    assert!(crate::parse_downsample("5m").is_err());
+    assert!(crate::parse_downsample("5m=1d,5m=2d").is_err());
 }

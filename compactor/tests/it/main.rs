@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up step fails the test
 
+mod downsample;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -174,6 +176,8 @@ async fn late_block_outranks_the_merge_of_earlier_blocks() {
         ManualClock::new(now),
         CompactorConfig {
             day_blocks: false,
+            // Counts raw blocks only.
+            downsample: Vec::new(),
             ..Default::default()
         },
     );
@@ -218,6 +222,8 @@ async fn retention_hides_then_removes() {
             raw_ms: 3 * HOUR_2_MS,
             ..Default::default()
         },
+        // Raw retention alone (with downsampling, raw waits for the aggregates).
+        downsample: Vec::new(),
         ..Default::default()
     };
     let c = compactor(&store, clock.clone(), cfg);
@@ -288,6 +294,8 @@ async fn corrupt_block_is_quarantined_and_the_rest_compacts() {
         ManualClock::new(now),
         CompactorConfig {
             day_blocks: false,
+            // Counts raw blocks only.
+            downsample: Vec::new(),
             ..Default::default()
         },
     );
@@ -354,6 +362,8 @@ async fn deletion_hides_then_rewrites() {
         ManualClock::new(now),
         CompactorConfig {
             day_blocks: false,
+            // Counts raw blocks only.
+            downsample: Vec::new(),
             ..Default::default()
         },
     );
@@ -550,6 +560,8 @@ async fn ha_pair_with_gap_and_reset_dedups_equally_at_query_time_and_in_compacti
             late_grace_ms: 0,
             dedup_after_ms: 0,
             replica_labels: vec!["replica".into()],
+            // Counts raw blocks only.
+            downsample: Vec::new(),
             ..Default::default()
         },
     );
