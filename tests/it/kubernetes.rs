@@ -3,7 +3,10 @@
 //! versions, streams it can cut) serves pods whose IPs and container ports point at
 //! exporters on loopback; `strata serve --config` with `kubernetes_sd_configs` scrapes them,
 //! picks up a new pod within seconds, survives dropped watches and a relist, and forgets a
-//! deleted pod; two `strata scrape` workers split the pods without overlap.
+//! deleted pod; two `strata scrape` workers split the pods without overlap. The fake also
+//! serves what the real `kubectl` needs to apply and delete ServiceMonitors and PodMonitors
+//! (discovery documents, GET, POST, merge PATCH, DELETE): their tests are in
+//! `kubernetes_monitors.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +18,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+
+#[path = "kubernetes_monitors.rs"]
+mod monitors;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -74,6 +80,7 @@ impl FakeApi {
                 "/apis/discovery.k8s.io/v1/namespaces/{ns}/{plural}",
                 get(namespaced),
             )
+            .merge(monitors::routes())
             .with_state(api.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         api
