@@ -300,3 +300,31 @@ impl SourceResolution {
         matches!(self, Self::UpTo(_))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_source_resolution_parses_as_thanos_accepts_it() {
+        assert_eq!(SourceResolution::parse("auto"), Ok(SourceResolution::Auto));
+        assert_eq!(SourceResolution::parse("0s"), Ok(SourceResolution::Raw));
+        assert_eq!(SourceResolution::parse("raw"), Ok(SourceResolution::Raw));
+        assert_eq!(
+            SourceResolution::parse("5m"),
+            Ok(SourceResolution::UpTo(RES_5M))
+        );
+        assert_eq!(
+            SourceResolution::parse("3600"),
+            Ok(SourceResolution::UpTo(3_600_000))
+        );
+        assert!(SourceResolution::parse("-5m").is_err());
+        assert!(SourceResolution::parse("soon").is_err());
+        assert_eq!(SourceResolution::Auto.candidates(), vec![3_600_000, RES_5M]);
+        assert_eq!(
+            SourceResolution::UpTo(20 * 60_000).candidates(),
+            vec![RES_5M]
+        );
+        assert!(SourceResolution::Raw.candidates().is_empty());
+    }
+}

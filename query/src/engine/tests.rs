@@ -390,3 +390,54 @@ async fn overlay_samples_are_read_as_stored() {
         .unwrap();
     assert_eq!(values(out), vec![1.0 + 2.0 + 30.0 + 4.0]);
 }
+
+#[tokio::test]
+async fn aligned_selectors_use_rows_and_unaligned_explicit_requests_say_they_read_raw() {
+    let (store, snap) =
+        store_with(&[(A, (0..=40).map(|i| i as f64 * 15.0).collect())], 15_000).await;
+    let run = |res, q: &'static str, step| {
+        let (store, snap) = (store.clone(), snap.clone());
+        async move {
+            let options = EngineOptions {
+                max_source_resolution: res,
+                ..Default::default()
+            };
+            Engine::new(store, options)
+                .range(snap, q, 300_000, 600_000, step)
+                .await
+                .unwrap()
+        }
+    };
+    // Aligned: rows aggregated from raw (no aggregate block yet), same answer as raw.
+    let raw = run(crate::SourceResolution::Raw, "rate(req_total[5m])", 300_000).await;
+    let rows = run(
+        crate::SourceResolution::Auto,
+        "rate(req_total[5m])",
+        300_000,
+    )
+    .await;
+    assert_eq!(raw.value, rows.value);
+    assert!(rows.stats.raw_samples_aggregated > 0 && raw.stats.raw_samples_aggregated == 0);
+    // Not aligned (a 1m step), an explicit resolution reads raw and says so.
+    let unaligned = run(
+        crate::SourceResolution::UpTo(300_000),
+        "rate(req_total[5m])",
+        60_000,
+    )
+    .await;
+    assert_eq!(unaligned.stats.raw_samples_aggregated, 0);
+    assert!(
+        unaligned
+            .annotations
+            .infos
+            .iter()
+            .any(|i| i.contains("read raw samples")),
+        "{:?}",
+        unaligned.annotations
+    );
+    let auto = run(crate::SourceResolution::Auto, "rate(req_total[5m])", 60_000).await;
+    assert!(
+        auto.annotations.infos.is_empty(),
+        "auto falls back silently"
+    );
+}
