@@ -43,11 +43,19 @@ pub(crate) struct CompactArgs {
     /// Downsampling: `<resolution>=<age>` pairs (resolutions 5m and 1h), or `none`. A day is
     /// aggregated into windows of the resolution once its end is that old; raw blocks then
     /// expire (--retention.raw) only once every resolution covers their days.
-    #[arg(long = "downsample.after", default_value = "5m=40h,1h=10d", value_parser = strata_compactor::parse_downsample)]
-    downsample: Vec<(i64, i64)>,
+    #[arg(long = "downsample.after", default_value = "5m=40h,1h=10d", value_parser = parse_ages)]
+    downsample: DownsampleAges,
     /// Grace period before removed blocks and orphaned uploads are deleted.
     #[arg(long = "compact.gc-grace", default_value = "1h", value_parser = parse_duration)]
     gc_grace: Duration,
+}
+
+/// `--downsample.after`: `(resolution_ms, age_ms)` pairs (one flag value, not repeated).
+#[derive(Debug, Clone)]
+struct DownsampleAges(Vec<(i64, i64)>);
+
+fn parse_ages(s: &str) -> Result<DownsampleAges, String> {
+    strata_compactor::parse_downsample(s).map(DownsampleAges)
 }
 
 fn ms(d: Duration) -> i64 {
@@ -67,7 +75,7 @@ impl CompactArgs {
             replica_labels: self.replica_labels.clone(),
             dedup_after_ms: ms(self.dedup_after),
             delete_rewrite_after_ms: ms(self.delete_rewrite_after),
-            downsample: self.downsample.clone(),
+            downsample: self.downsample.0.clone(),
             ..Default::default()
         }
     }

@@ -24,15 +24,20 @@ pub(crate) async fn run(store_url: &str, args: Args) -> CliResult {
             snapshot.len()
         );
         println!(
-            "{:<26}  {:<24}  {:<24}  {:>8}  {:>12}  {:>12}  {:>8}",
+            "{:<26}  {:<24}  {:<24}  {:>8}  {:>12}  {:>12}  {:>8}  RES",
             "BLOCK", "MIN TIME", "MAX TIME", "SERIES", "SAMPLES", "BYTES", "B/SAMPLE"
         );
         let (mut samples, mut bytes) = (0u64, 0u64);
         for b in snapshot.blocks() {
             samples += b.samples;
             bytes += b.bytes();
+            // SAMPLES counts windows (rows) in aggregate blocks.
+            let res = match b.resolution_ms {
+                0 => "raw".to_string(),
+                r => strata_storage::duration::format_duration(r),
+            };
             println!(
-                "{:<26}  {:<24}  {:<24}  {:>8}  {:>12}  {:>12}  {:>8.3}",
+                "{:<26}  {:<24}  {:<24}  {:>8}  {:>12}  {:>12}  {:>8.3}  {res}",
                 b.id.to_string(),
                 format_ms(b.min_time),
                 format_ms(b.max_time),
