@@ -524,6 +524,13 @@ pub struct ScrapeConfig {
     /// Every other `*_sd_configs`: present only to be refused with a clear message.
     #[serde(flatten)]
     other_sd: BTreeMap<String, serde_yaml_ng::Value>,
+    /// Not in the file: rules that read only a discovered group's own labels, applied to
+    /// each group before its targets are built, which skips the groups they drop (not kept
+    /// as dropped targets). A ServiceMonitor's or PodMonitor's label selector, whose same
+    /// rules also lead its `relabel_configs`: every monitor of a namespace reads all its
+    /// pods, and keeps a few.
+    #[serde(skip)]
+    pub group_filter: Vec<RelabelConfig>,
 }
 
 fn default_metrics_path() -> String {

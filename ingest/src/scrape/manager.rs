@@ -155,6 +155,16 @@ struct MonitorStatus {
     invalid: Vec<InvalidMonitor>,
 }
 
+/// Whether a group's own labels pass `filter` ([`ScrapeConfig::group_filter`]).
+fn group_selected(
+    group: &discovery::TargetGroup,
+    filter: &[super::relabel::RelabelConfig],
+) -> bool {
+    let mut labels =
+        super::labelset::from_pairs(group.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    super::relabel::relabel(&mut labels, filter)
+}
+
 /// Runs the scrapes of one worker.
 pub struct ScrapeManager {
     path: Option<PathBuf>,
@@ -479,7 +489,7 @@ impl ScrapeManager {
                 .iter()
                 .map(|p| p.groups.borrow().clone())
                 .collect();
-            let unchanged = !job.loops.is_empty()
+            let unchanged = !job.synced.is_empty()
                 && outputs.len() == job.synced.len()
                 && outputs
                     .iter()
@@ -489,7 +499,13 @@ impl ScrapeManager {
                 continue;
             }
             job.synced = outputs.clone();
-            let groups: Vec<_> = outputs.iter().flat_map(|g| g.iter().cloned()).collect();
+            let filter = &job.config.group_filter;
+            let groups: Vec<_> = outputs
+                .iter()
+                .flat_map(|g| g.iter())
+                .filter(|g| filter.is_empty() || group_selected(g, filter))
+                .cloned()
+                .collect();
             let (active, dropped) = targets_of(
                 &job.config,
                 job.settings.interval,

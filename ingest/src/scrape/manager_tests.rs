@@ -132,3 +132,40 @@ async fn monitor_jobs_merge_with_the_file_and_invalid_monitors_are_skipped_alone
     assert_eq!(active_jobs(&m).await, ["file".to_string()].into());
     assert_eq!(m.monitor_metrics(), "");
 }
+
+#[test]
+fn a_monitor_selector_filters_whole_groups_as_its_relabel_rules_would() {
+    use crate::scrape::kubernetes::monitors::{model::Monitor, translate::selector_rules};
+    let monitor: Monitor = serde_yaml_ng::from_str(
+        "kind: PodMonitor\nmetadata: {name: m, namespace: ns}\nspec:\n  selector:\n    matchLabels: {app: web}\n    matchExpressions: [{key: canary, operator: DoesNotExist}]\n",
+    )
+    .unwrap();
+    let filter: Vec<super::super::relabel::RelabelConfig> = selector_rules(&monitor)
+        .into_iter()
+        .map(|r| serde_yaml_ng::from_value(r).unwrap())
+        .collect();
+    let group = |pairs: &[(&str, &str)]| discovery::TargetGroup {
+        source: "pod/ns/p".into(),
+        targets: vec![],
+        labels: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let web = [
+        ("__meta_kubernetes_pod_label_app", "web"),
+        ("__meta_kubernetes_pod_labelpresent_app", "true"),
+    ];
+    assert!(group_selected(&group(&web), &filter));
+    let mut canary = web.to_vec();
+    canary.push(("__meta_kubernetes_pod_labelpresent_canary", "true"));
+    assert!(!group_selected(&group(&canary), &filter));
+    assert!(!group_selected(
+        &group(&[
+            ("__meta_kubernetes_pod_label_app", "db"),
+            ("__meta_kubernetes_pod_labelpresent_app", "true")
+        ]),
+        &filter
+    ));
+    assert!(!group_selected(&group(&[]), &filter));
+}

@@ -240,9 +240,13 @@ fn run(dir: &Path, derived: bool) -> usize {
             ))
         });
         let mut got = Vec::new();
+        let mut owners = Vec::new();
         for m in &monitors {
             match translate(m, &section.settings, &store) {
-                Ok(jobs) => got.extend(jobs),
+                Ok(jobs) => {
+                    owners.extend(jobs.iter().map(|_| m));
+                    got.extend(jobs);
+                }
                 Err(e) => failures.push(format!("{name}: {}: {e}", m.metadata.name)),
             }
         }
@@ -264,14 +268,20 @@ fn run(dir: &Path, derived: bool) -> usize {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, r)| *r);
-        let loaded = super::jobs::scrape_configs(got, &section).and_then(|scs| {
-            for sc in &scs {
-                assert_eq!(sc.kubernetes_sd_configs[0].api_server, section.api_server);
-                sc.validate(&config.global, &|f: &str| f.to_string())
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(scs.len())
-        });
+        let loaded = got
+            .into_iter()
+            .zip(&owners)
+            .map(|(job, m)| super::jobs::scrape_configs(vec![job], m, &section))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.concat())
+            .and_then(|scs| {
+                for sc in &scs {
+                    assert_eq!(sc.kubernetes_sd_configs[0].api_server, section.api_server);
+                    sc.validate(&config.global, &|f: &str| f.to_string())
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(scs.len())
+            });
         match (loaded, unsupported) {
             (Ok(n), None) => assert_eq!(n, expected.len()),
             (Err(e), Some(reason)) if e.contains(reason) => {}

@@ -7,8 +7,10 @@
 use serde_yaml_ng::Value;
 
 use super::config::MonitorsConfig;
-use super::model::MonitorKind;
+use super::model::{Monitor, MonitorKind};
+use super::translate::selector_rules;
 use crate::scrape::config::ScrapeConfig;
+use crate::scrape::relabel::RelabelConfig;
 
 /// One selected monitor and what it became: its jobs, or why it is skipped.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,11 +30,18 @@ pub struct InvalidMonitor {
     pub reason: String,
 }
 
-/// The scrape configs of a monitor's translated jobs, with the section's connection.
+/// The scrape configs of a monitor's translated jobs, with the section's connection and the
+/// monitor's selector as their group filter.
 pub fn scrape_configs(
     jobs: Vec<Value>,
+    monitor: &Monitor,
     connection: &MonitorsConfig,
 ) -> Result<Vec<ScrapeConfig>, String> {
+    let filter: Vec<RelabelConfig> = selector_rules(monitor)
+        .into_iter()
+        .map(serde_yaml_ng::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("selector: {e}"))?;
     jobs.into_iter()
         .map(|job| {
             let name = job["job_name"].as_str().unwrap_or_default().to_string();
@@ -41,6 +50,7 @@ pub fn scrape_configs(
             for sd in &mut sc.kubernetes_sd_configs {
                 connection.apply_connection(sd);
             }
+            sc.group_filter = filter.clone();
             Ok(sc)
         })
         .collect()

@@ -508,36 +508,7 @@ impl Cx<'_> {
             out.push(running.clone());
         }
         let spec = &self.monitor.spec;
-        if spec.selector_mechanism.as_deref() != Some("RoleSelector") {
-            let label = |k: &str| format!("__meta_kubernetes_{meta}_label_{}", sanitize(k));
-            let present =
-                |k: &str| format!("__meta_kubernetes_{meta}_labelpresent_{}", sanitize(k));
-            let keep_drop = |action: &str, k: &str, values: &str| {
-                rule(vec![
-                    ("action", action.into()),
-                    ("source_labels", labels(&[&label(k), &present(k)])),
-                    ("regex", format!("({values});true").into()),
-                ])
-            };
-            for (k, v) in &spec.selector.match_labels {
-                out.push(keep_drop("keep", k, v));
-            }
-            for r in &spec.selector.match_expressions {
-                let values = r.values.join("|");
-                out.push(match r.operator.as_str() {
-                    "In" => keep_drop("keep", &r.key, &values),
-                    "NotIn" => keep_drop("drop", &r.key, &values),
-                    op => rule(vec![
-                        (
-                            "action",
-                            if op == "Exists" { "keep" } else { "drop" }.into(),
-                        ),
-                        ("source_labels", labels(&[&present(&r.key)])),
-                        ("regex", "true".into()),
-                    ]),
-                });
-            }
-        }
+        out.extend(selector_rules(self.monitor));
         let keep = |source: &str, regex: Value| {
             rule(vec![
                 ("action", "keep".into()),
@@ -671,6 +642,52 @@ impl Cx<'_> {
         out.extend(self.enforced_label());
         out
     }
+}
+
+/// The keep/drop rules of a monitor's label selector (none with `selectorMechanism:
+/// RoleSelector`, where the API server selects). They read only labels of the discovered
+/// group (the pod's, or the service's), so the scrape manager can also apply them to whole
+/// groups before building targets ([`crate::scrape::config::ScrapeConfig::group_filter`]).
+pub fn selector_rules(monitor: &Monitor) -> Vec<Value> {
+    let spec = &monitor.spec;
+    if spec.selector_mechanism.as_deref() == Some("RoleSelector") {
+        return Vec::new();
+    }
+    let meta = match monitor.kind {
+        MonitorKind::ServiceMonitor => "service",
+        MonitorKind::PodMonitor => "pod",
+    };
+    let label = |k: &str| format!("__meta_kubernetes_{meta}_label_{}", sanitize(k));
+    let present = |k: &str| format!("__meta_kubernetes_{meta}_labelpresent_{}", sanitize(k));
+    let keep_drop = |action: &str, k: &str, values: &str| {
+        rule(vec![
+            ("action", action.into()),
+            ("source_labels", labels(&[&label(k), &present(k)])),
+            ("regex", format!("({values});true").into()),
+        ])
+    };
+    let mut out: Vec<Value> = spec
+        .selector
+        .match_labels
+        .iter()
+        .map(|(k, v)| keep_drop("keep", k, v))
+        .collect();
+    for r in &spec.selector.match_expressions {
+        let values = r.values.join("|");
+        out.push(match r.operator.as_str() {
+            "In" => keep_drop("keep", &r.key, &values),
+            "NotIn" => keep_drop("drop", &r.key, &values),
+            op => rule(vec![
+                (
+                    "action",
+                    if op == "Exists" { "keep" } else { "drop" }.into(),
+                ),
+                ("source_labels", labels(&[&present(&r.key)])),
+                ("regex", "true".into()),
+            ]),
+        });
+    }
+    out
 }
 
 /// The operator's `generateRelabelConfig` for one rule.

@@ -234,7 +234,7 @@ async fn outcome_of(
             }
         }
         let translated = translate(&monitor, &config.settings, fetched)?;
-        jobs::scrape_configs(translated, config)
+        jobs::scrape_configs(translated, &monitor, config)
     };
     MonitorOutcome {
         kind,
