@@ -156,14 +156,27 @@ impl AggColumns {
         self.refs.append_value(series_ref);
         self.ts.append_value(r.t);
         self.counts.append_value(r.count);
+        // `min` and `max` are stored relative to `first` and `last` (`first − min`,
+        // `max − last`) when all are mantissas: 0 for a counter without reset, so two of the
+        // four value columns of counters cost nothing.
+        let m = |v: f64| scale.and_then(|k| values::encode(v, k));
+        let (first, last) = (m(r.first), m(r.last));
+        let mantissas = [
+            m(r.sum),
+            first.zip(m(r.min)).map(|(f, v)| f - v),
+            last.zip(m(r.max)).map(|(l, v)| v - l),
+            first,
+            last,
+            m(r.reset_sum),
+        ];
         let vals = [r.sum, r.min, r.max, r.first, r.last, r.reset_sum];
-        for ((ints, floats), v) in self.values.iter_mut().zip(vals) {
+        for (((ints, floats), v), mantissa) in self.values.iter_mut().zip(vals).zip(mantissas) {
             if r.count == 0 {
                 ints.append_null();
                 floats.append_null();
                 continue;
             }
-            match scale.and_then(|k| values::encode(v, k)) {
+            match mantissa {
                 Some(m) => {
                     ints.append_value(m);
                     floats.append_null();
@@ -213,6 +226,13 @@ impl AggColumns {
     }
 }
 
+fn no_first(path: &Path, r: u32) -> StorageError {
+    StorageError::corrupt(
+        path,
+        format!("relative min/max mantissa without first/last (ref {r})"),
+    )
+}
+
 fn col<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a dyn Array> {
     batch
         .column_by_name(name)
@@ -260,19 +280,33 @@ pub(crate) fn decode_batch(
         let count = counts.value(row);
         let mut v = [0.0f64; 6];
         if count > 0 {
-            for (slot, (ints, floats)) in v.iter_mut().zip(&vals) {
-                *slot = if ints.is_valid(row) {
-                    let k = k.ok_or_else(|| {
-                        StorageError::corrupt(path, format!("mantissa without a scale (ref {r})"))
-                    })?;
-                    values::decode(ints.value(row), k)
-                } else if floats.is_valid(row) {
-                    floats.value(row)
-                } else {
-                    return Err(StorageError::corrupt(
-                        path,
-                        format!("aggregate without value (ref {r})"),
-                    ));
+            let mant = |i: usize| vals[i].0.is_valid(row).then(|| vals[i].0.value(row));
+            let no_scale =
+                || StorageError::corrupt(path, format!("mantissa without a scale (ref {r})"));
+            // `min` and `max` mantissas are relative to `first` and `last` (see `push`).
+            let (first, last) = (mant(3), mant(4));
+            let absolute = [
+                Ok(mant(0)),
+                mant(1)
+                    .map(|d| first.map(|f| f - d).ok_or_else(|| no_first(path, r)))
+                    .transpose(),
+                mant(2)
+                    .map(|d| last.map(|l| l + d).ok_or_else(|| no_first(path, r)))
+                    .transpose(),
+                Ok(first),
+                Ok(last),
+                Ok(mant(5)),
+            ];
+            for (i, (slot, abs)) in v.iter_mut().zip(absolute).enumerate() {
+                *slot = match abs? {
+                    Some(m) => values::decode(m, k.ok_or_else(no_scale)?),
+                    None if vals[i].1.is_valid(row) => vals[i].1.value(row),
+                    None => {
+                        return Err(StorageError::corrupt(
+                            path,
+                            format!("aggregate without value (ref {r})"),
+                        ));
+                    }
                 };
             }
         }
