@@ -285,41 +285,44 @@ impl Span {
     }
 }
 
-/// Aggregates one series' raw samples (sorted, unique timestamps; `sts` parallel start
-/// timestamps or empty) into rows of resolution `res`, in time order.
-pub fn aggregate(ts: &[i64], vs: &[f64], sts: &[i64], res: i64) -> Vec<AggRow> {
+/// Cuts `items` (in time order) into windows of `res` by `t_of`, folding each window's items
+/// into a [`Span`] with `push`: the one loop of [`aggregate`] and [`fold`].
+fn by_window<T>(
+    items: impl IntoIterator<Item = T>,
+    res: i64,
+    t_of: impl Fn(&T) -> i64,
+    mut push: impl FnMut(&mut Span, T),
+) -> Vec<AggRow> {
     let mut out = Vec::new();
     let mut span = Span::default();
     let mut end = i64::MIN;
-    for (i, (&t, &v)) in ts.iter().zip(vs).enumerate() {
-        let w = window_end(t, res);
+    for item in items {
+        let w = window_end(t_of(&item), res);
         if w != end {
             out.extend(span.row(end));
             span = Span::default();
             end = w;
         }
-        span.push_sample(t, v, sts.get(i).copied().unwrap_or(0));
+        push(&mut span, item);
     }
     out.extend(span.row(end));
     out
 }
 
+/// Aggregates one series' raw samples (sorted, unique timestamps; `sts` parallel start
+/// timestamps or empty) into rows of resolution `res`, in time order.
+pub fn aggregate(ts: &[i64], vs: &[f64], sts: &[i64], res: i64) -> Vec<AggRow> {
+    by_window(
+        (0..ts.len().min(vs.len())).map(|i| (ts[i], vs[i], sts.get(i).copied().unwrap_or(0))),
+        res,
+        |&(t, _, _)| t,
+        |span, (t, v, st)| span.push_sample(t, v, st),
+    )
+}
+
 /// Folds rows of a finer resolution (in time order) into rows of `res`, a multiple of it.
 pub fn fold(rows: &[AggRow], res: i64) -> Vec<AggRow> {
-    let mut out = Vec::new();
-    let mut span = Span::default();
-    let mut end = i64::MIN;
-    for r in rows {
-        let w = window_end(r.t, res);
-        if w != end {
-            out.extend(span.row(end));
-            span = Span::default();
-            end = w;
-        }
-        span.push_row(r);
-    }
-    out.extend(span.row(end));
-    out
+    by_window(rows, res, |r| r.t, |span, r| span.push_row(r))
 }
 
 /// The newest raw sample at or before `at` as rows of windows ending at or before `at` tell
