@@ -1,5 +1,7 @@
 //! Turns a PromQL AST into a DataFusion logical plan of PromQL nodes.
 
+mod downsampling;
+
 use datafusion::logical_expr::LogicalPlan;
 use strata_storage::{Labels, METRIC_NAME};
 
@@ -7,7 +9,6 @@ use super::context::Steps;
 use super::node::PromNode;
 use super::ops::aggregate::{AggOp, Aggregate, Grouping};
 use super::ops::binary::{BinOp, Binary, Cardinality};
-use super::ops::downsampled::{DownsampledRange, DownsampledSelect, answers};
 use super::ops::function::{Func, InstantFunction};
 use super::ops::histogram::{ClassicHistogram, HistFn};
 use super::ops::info::InfoFunction;
@@ -127,30 +128,6 @@ impl Planner {
         self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
-    /// The coarsest resolution whose windows tile every range a selector reads: `range` (0
-    /// for an instant selector), the step and the shifted evaluation times all multiples of
-    /// it. Then rows answer exactly what raw samples would; otherwise it reads raw.
-    fn downsampling(&self, range: i64, shift: &TimeShift, steps: Steps, what: &str) -> Option<i64> {
-        let (lo, hi) = shift.span(steps);
-        let found = self.resolutions.iter().copied().find(|&r| {
-            range % r == 0 && lo.rem_euclid(r) == 0 && (lo == hi || steps.step % r == 0)
-        });
-        if found.is_none()
-            && self.explicit_resolution
-            && let Some(r) = self.resolutions.first()
-            && let Ok(mut notes) = self.notes.lock()
-        {
-            let msg = format!(
-                "PromQL info: {what} read raw samples: its range, step or evaluation times are not multiples of a downsampled resolution (max_source_resolution {})",
-                strata_storage::duration::format_duration(*r)
-            );
-            if !notes.contains(&msg) {
-                notes.push(msg);
-            }
-        }
-        found
-    }
-
     fn times(&self) -> QueryTimes {
         QueryTimes {
             start: self.query_start,
@@ -251,39 +228,7 @@ impl Planner {
                     kind,
                 ))
             }
-            Expr::Vector(vs) => {
-                let (matchers, shift, mode) = (
-                    Self::matchers(vs)?,
-                    self.shift(&vs.offset, &vs.at),
-                    selector_mode(vs),
-                );
-                let res = (mode == RangeMode::Normal && !self.resolutions.is_empty())
-                    .then(|| self.downsampling(0, &shift, steps, "a selector"))
-                    .flatten();
-                let plan = match res {
-                    Some(res) => PromNode::plan(
-                        DownsampledSelect {
-                            matchers,
-                            shift,
-                            steps,
-                            lookback: self.lookback,
-                            res,
-                        },
-                        vec![],
-                    ),
-                    None => PromNode::plan(
-                        VectorSelect {
-                            matchers,
-                            shift,
-                            steps,
-                            lookback: self.lookback,
-                            mode,
-                        },
-                        vec![],
-                    ),
-                };
-                Ok(planned(plan, Kind::Vector))
-            }
+            Expr::Vector(vs) => Ok(planned(self.vector_select(vs, steps)?, Kind::Vector)),
             Expr::Matrix(_) | Expr::Subquery(_) => {
                 let (source, range, shift, mode) = self.range_source(expr, steps)?;
                 let op = RangeFunction {
@@ -382,39 +327,6 @@ impl Planner {
             }
             _ => Err(QueryError::Parse("expected a range vector".into())),
         }
-    }
-
-    /// `func(selector[range])` over downsampled rows, when rows answer it exactly.
-    fn downsampled_range(
-        &self,
-        func: RangeFn,
-        arg: &Expr,
-        steps: Steps,
-        name: &str,
-    ) -> Result<Option<LogicalPlan>, QueryError> {
-        let Expr::Matrix(m) = unwrap_parens(arg) else {
-            return Ok(None);
-        };
-        if self.resolutions.is_empty() || m.anchored || m.smoothed || !answers(func) {
-            return Ok(None);
-        }
-        let shift = self.shift(&m.selector.offset, &m.selector.at);
-        let range = self.duration(&m.range);
-        if range <= 0 {
-            return Ok(None);
-        }
-        let Some(res) = self.downsampling(range, &shift, steps, &format!("{name}()")) else {
-            return Ok(None);
-        };
-        let op = DownsampledRange {
-            func,
-            matchers: Self::matchers(&m.selector)?,
-            range,
-            shift,
-            steps,
-            res,
-        };
-        Ok(Some(PromNode::plan(op, vec![])))
     }
 
     fn plan_call(&self, name: &str, args: &[Expr], steps: Steps) -> Result<Planned, QueryError> {
