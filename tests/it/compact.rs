@@ -406,3 +406,171 @@ async fn strata_compact_serves_its_metrics() {
     }
     assert_eq!(live(&s3::open(&url)).await.len(), 1);
 }
+
+/// What a downsampled read answers: `max_over_time(m[1h])` and `resets(m[1h])` over the
+/// seeded window at a 1h step, from raw samples (`raw`) or from the resolution `auto` picks.
+async fn downsampled_answers(store: &Store, raw: bool) -> Vec<(String, Vec<(i64, f64)>)> {
+    let snapshot = Manifest::new(store.clone(), "reader")
+        .snapshot()
+        .await
+        .unwrap();
+    let engine = strata_query::Engine::new(
+        store.clone(),
+        strata_query::EngineOptions {
+            max_source_resolution: if raw {
+                strata_query::SourceResolution::Raw
+            } else {
+                strata_query::SourceResolution::Auto
+            },
+            clock: ManualClock::new(later(0)),
+            ..Default::default()
+        },
+    );
+    let mut out = Vec::new();
+    for q in [
+        "max_over_time(m[1h])",
+        "resets(m[1h])",
+        "count_over_time(m[1h])",
+    ] {
+        let r = engine
+            .range(
+                snapshot.clone(),
+                q,
+                T0 + 3_600_000,
+                T0 + HOUR_2_MS,
+                3_600_000,
+            )
+            .await
+            .unwrap();
+        let strata_query::QueryValue::Matrix(m) = r.value else {
+            panic!("{q}")
+        };
+        out.extend(
+            m.into_iter()
+                .map(|s| (format!("{q} {}", s.labels), s.points)),
+        );
+    }
+    out
+}
+
+fn downsampling_compactor(store: &Store, days: i64, name: &str) -> Compactor {
+    Compactor::new(
+        Manifest::new(store.clone(), name),
+        CompactorConfig {
+            day_blocks: false,
+            late_grace_ms: 0,
+            ..Default::default()
+        },
+        GcOptions::default(),
+        ManualClock::new(later(days)),
+        name,
+    )
+}
+
+/// A crash before, or a failure of, every object-store call of a downsampling pass (5m and
+/// 1h of the merged day): answers never change, raw or downsampled; a healthy compactor then
+/// commits exactly one block per resolution and leaves no file that no block owns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_at_every_call_of_a_downsampling_pass_then_recovery() {
+    // A store whose window is merged (the downsampling inputs), copied per fault.
+    let merged = s3::fresh_store();
+    seed(&merged).await;
+    let r = compactor(&merged, later(2), "m")
+        .run_once(None)
+        .await
+        .unwrap();
+    assert_eq!((r.jobs, r.failed), (1, 0));
+    let expected = answers(&merged).await;
+    let expected_downsampled = downsampled_answers(&merged, true).await;
+    assert!(!expected_downsampled.is_empty());
+    let objects: Vec<(Path, bytes::Bytes)> = {
+        let paths: Vec<Path> = merged
+            .object_store()
+            .list(None)
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for p in paths {
+            out.push((p.clone(), merged.get_opt(&p).await.unwrap().unwrap()));
+        }
+        out
+    };
+    let copy = || async {
+        let store = s3::fresh_store();
+        for (p, b) in &objects {
+            store.put(p, b.clone()).await.unwrap();
+        }
+        store
+    };
+    let counting = Faulty::wrap(copy().await.object_store().clone(), Fault::Count);
+    let counted = Store::from_object_store(counting.clone(), "counting");
+    let report = downsampling_compactor(&counted, 2, "c")
+        .run_once(None)
+        .await
+        .unwrap();
+    assert_eq!((report.jobs, report.failed), (2, 0), "5m and 1h");
+    let calls = counting.calls();
+    eprintln!("a downsampling pass makes {calls} object-store calls");
+    let faults: Vec<Fault> = (0..calls)
+        .flat_map(|i| [Fault::CrashAt(i), Fault::FailCall(i)])
+        .collect();
+    let expected = &expected;
+    let expected_downsampled = &expected_downsampled;
+    futures::stream::iter(faults)
+        .map(|fault| async move {
+            let clean = copy().await;
+            let faulty = Store::from_object_store(
+                Faulty::wrap(clean.object_store().clone(), fault),
+                "faulty",
+            );
+            let _ = downsampling_compactor(&faulty, 2, "faulty")
+                .run_once(None)
+                .await;
+            assert_eq!(&answers(&clean).await, expected, "{fault:?}: raw answers");
+            assert_eq!(
+                &downsampled_answers(&clean, false).await,
+                expected_downsampled,
+                "{fault:?}: downsampled answers"
+            );
+            let r = // Another compactor once the claim expired (its GC also takes what the failed
+            // pass left).
+            downsampling_compactor(&clean, 3, "healthy")
+                .run_once(None)
+                .await
+                .unwrap();
+            assert_eq!(r.failed, 0, "{fault:?}");
+            let snapshot = Manifest::new(clean.clone(), "r").snapshot().await.unwrap();
+            for res in [300_000, 3_600_000] {
+                assert_eq!(
+                    snapshot.blocks_at(res, i64::MIN, i64::MAX).count(),
+                    1,
+                    "{fault:?}: one block at {res} ms"
+                );
+            }
+            assert_eq!(
+                &downsampled_answers(&clean, false).await,
+                expected_downsampled,
+                "{fault:?}: after recovery"
+            );
+            assert_eq!(
+                block_files(&clean).await,
+                live(&clean).await,
+                "{fault:?}: orphans"
+            );
+            let all: Vec<Path> = clean
+                .object_store()
+                .list(None)
+                .map_ok(|m| m.location)
+                .try_collect()
+                .await
+                .unwrap();
+            for path in all {
+                clean.delete(&path).await.unwrap();
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
+}
