@@ -451,7 +451,7 @@ async fn verify(store: &Store, meta: &BlockMeta, hash: u64, samples: u64) -> Res
         } else {
             for (r, rows) in reader.aggregates(&series, &refs[at..end]).await? {
                 let h = series[r as usize].series_hash;
-                for row in &rows {
+                for row in rows.iter() {
                     got_hash = got_hash.wrapping_add(row.hash(h));
                 }
                 got += rows.len() as u64;

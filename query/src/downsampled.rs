@@ -104,9 +104,11 @@ async fn read_block(
         .map(|s| s.series_ref)
         .collect();
     let mut out = Vec::with_capacity(refs.len());
-    for (r, mut rows) in reader.aggregates(&series, &refs).await? {
+    for (r, rows) in reader.aggregates(&series, &refs).await? {
         let labels = series[r as usize].labels.clone();
-        rows.retain(|row| row.t >= from_end && row.t <= to_end);
+        let lo = rows.partition_point(|row| row.t < from_end);
+        let hi = rows.partition_point(|row| row.t <= to_end);
+        let mut rows = rows[lo..hi].to_vec();
         let mine: Vec<&DeleteRequest> = deletes.iter().filter(|d| d.matches(&labels)).collect();
         if !mine.is_empty() {
             rows.retain(|row| !mine.iter().any(|d| d.overlaps(row.t - res + 1, row.t)));

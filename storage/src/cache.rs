@@ -1,5 +1,5 @@
 //! The read cache of a query process: Parquet footers with their page indexes, decoded series
-//! tables, decoded samples of single series, and data byte ranges, under one memory budget
+//! tables, decoded samples (or aggregate rows) of single series, and data byte ranges, under one memory budget
 //! (moka, TinyLFU admission + LRU eviction), with an optional local-disk tier for byte ranges.
 //! Warm queries of hot series skip Parquet decoding altogether; colder ones decode pages kept
 //! in memory or on disk; the coldest fetch them with coalesced GETs.
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parquet::file::metadata::ParquetMetaData;
 
+use crate::aggregate::AggRow;
 use crate::block::{SeriesEntry, SeriesSamplesRead};
 use crate::paths::BlockId;
 
@@ -54,16 +55,19 @@ pub enum CacheKind {
     Disk,
     /// The decoded samples of one series in one block.
     Samples,
+    /// The decoded aggregate rows of one series in one aggregate block.
+    Rows,
 }
 
 impl CacheKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [CacheKind; 5] = [
+    pub const ALL: [CacheKind; 6] = [
         CacheKind::Footer,
         CacheKind::Series,
         CacheKind::Range,
         CacheKind::Disk,
         CacheKind::Samples,
+        CacheKind::Rows,
     ];
 
     /// Lower-case name.
@@ -74,6 +78,7 @@ impl CacheKind {
             CacheKind::Range => "range",
             CacheKind::Disk => "disk",
             CacheKind::Samples => "samples",
+            CacheKind::Rows => "rows",
         }
     }
 }
@@ -84,6 +89,7 @@ pub(crate) enum CacheKey {
     Series(BlockId),
     Range(Arc<str>, u64, u64),
     Samples(BlockId, u32),
+    Rows(BlockId, u32),
 }
 
 #[derive(Clone)]
@@ -92,6 +98,7 @@ pub(crate) enum CacheValue {
     Series(Arc<Vec<SeriesEntry>>),
     Bytes(Bytes),
     Samples(Arc<SeriesSamplesRead>),
+    Rows(Arc<Vec<AggRow>>),
 }
 
 impl CacheValue {
@@ -111,6 +118,7 @@ impl CacheValue {
                 .sum(),
             CacheValue::Bytes(b) => 64 + b.len(),
             CacheValue::Samples(s) => 96 + 16 * s.timestamps.len() + 8 * s.start_timestamps.len(),
+            CacheValue::Rows(r) => 96 + size_of::<AggRow>() * r.len(),
         };
         u32::try_from(bytes).unwrap_or(u32::MAX)
     }
@@ -119,8 +127,8 @@ impl CacheValue {
 /// Hit and miss counters per [`CacheKind`].
 #[derive(Debug, Default)]
 pub struct CacheStats {
-    hits: [AtomicU64; 5],
-    misses: [AtomicU64; 5],
+    hits: [AtomicU64; CacheKind::ALL.len()],
+    misses: [AtomicU64; CacheKind::ALL.len()],
 }
 
 impl CacheStats {
@@ -281,6 +289,26 @@ impl BlockCache {
     pub(crate) async fn put_samples(&self, block: BlockId, samples: Arc<SeriesSamplesRead>) {
         let key = CacheKey::Samples(block, samples.series_ref);
         self.memory.insert(key, CacheValue::Samples(samples)).await;
+    }
+
+    /// The cached decoded aggregate rows of series `series_ref` of aggregate block `block`.
+    pub(crate) async fn rows(&self, block: BlockId, series_ref: u32) -> Option<Arc<Vec<AggRow>>> {
+        match self.memory.get(&CacheKey::Rows(block, series_ref)).await {
+            Some(CacheValue::Rows(r)) => {
+                self.stats.hit(CacheKind::Rows);
+                Some(r)
+            }
+            _ => {
+                self.stats.miss(CacheKind::Rows);
+                None
+            }
+        }
+    }
+
+    /// Remembers the decoded aggregate rows of one series of `block`.
+    pub(crate) async fn put_rows(&self, block: BlockId, series_ref: u32, rows: Arc<Vec<AggRow>>) {
+        let key = CacheKey::Rows(block, series_ref);
+        self.memory.insert(key, CacheValue::Rows(rows)).await;
     }
 
     /// A cached byte range of `path`, from memory or the disk tier.

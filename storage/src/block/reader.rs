@@ -337,8 +337,40 @@ impl BlockReader {
     }
 
     /// The aggregate rows of the series in `wanted` of an aggregate block (format 3), in
-    /// `series_ref` order: `(series_ref, rows in time order)`.
+    /// `series_ref` order: `(series_ref, rows in time order)`. Decoded rows are shared with the
+    /// store's cache, as [`BlockReader::samples_shared`] shares samples.
     pub async fn aggregates(
+        &self,
+        series: &[SeriesEntry],
+        wanted: &[u32],
+    ) -> Result<Vec<(u32, Arc<Vec<AggRow>>)>> {
+        let mut wanted: Vec<u32> = wanted.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let Some(cache) = self.store.cache() else {
+            let read = self.read_aggregates(series, &wanted).await?;
+            return Ok(read.into_iter().map(|(r, v)| (r, Arc::new(v))).collect());
+        };
+        let mut found = Vec::with_capacity(wanted.len());
+        let mut missing = Vec::new();
+        for &r in &wanted {
+            match cache.rows(self.meta.id, r).await {
+                Some(rows) => found.push((r, rows)),
+                None => missing.push(r),
+            }
+        }
+        if !missing.is_empty() {
+            for (r, rows) in self.read_aggregates(series, &missing).await? {
+                let rows = Arc::new(rows);
+                cache.put_rows(self.meta.id, r, rows.clone()).await;
+                found.push((r, rows));
+            }
+            found.sort_unstable_by_key(|(r, _)| *r);
+        }
+        Ok(found)
+    }
+
+    async fn read_aggregates(
         &self,
         series: &[SeriesEntry],
         wanted: &[u32],

@@ -229,4 +229,24 @@ async fn aggregate_blocks_round_trip_bit_exact_and_refuse_raw_reads() {
     }
     // A raw read of an aggregate file is refused, not misread.
     assert!(reader.samples(&entries, &[0]).await.is_err());
+    // Through a cache: the second read is served decoded, equal to the first.
+    let cache =
+        std::sync::Arc::new(crate::BlockCache::new(&crate::CacheConfig::default()).unwrap());
+    let cached = BlockReader::new(
+        store_for_cache(&block).await.with_cache(cache.clone()),
+        block.meta.clone(),
+    );
+    let entries = cached.series().await.unwrap();
+    let first = cached.aggregates(&entries, &[0, 1]).await.unwrap();
+    let second = cached.aggregates(&entries, &[0, 1]).await.unwrap();
+    assert_eq!(cache.stats().hits(crate::CacheKind::Rows), 2);
+    for ((_, a), (_, b)) in first.iter().zip(&second) {
+        assert!(a.iter().zip(b.iter()).all(|(x, y)| x.bits_eq(y)));
+    }
+}
+
+async fn store_for_cache(block: &EncodedBlock) -> Store {
+    let store = Store::open("memory://").unwrap();
+    upload_block(&store, block).await.unwrap();
+    store
 }
