@@ -383,8 +383,20 @@ fn downsampling(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Vec<
             if now_ms < end.saturating_add(after) || hi < floor {
                 continue;
             }
+            // A current aggregate answers, unless deletion requests newer than it are due
+            // to be applied: then it is rebuilt from raw (which the merge applies them to),
+            // instead of hiding whole windows for ever.
             let current = snapshot.current_aggregates(res, lo, hi);
-            if current.iter().any(|a| a.min_time <= lo && a.max_time >= hi) {
+            let deletes_due = |a: &BlockMeta| {
+                snapshot
+                    .deletes_for(a)
+                    .iter()
+                    .any(|d| now_ms >= d.requested_at_ms + cfg.delete_rewrite_after_ms)
+            };
+            if current
+                .iter()
+                .any(|a| a.min_time <= lo && a.max_time >= hi && !deletes_due(a))
+            {
                 continue;
             }
             let inputs: Vec<BlockMeta> = raw

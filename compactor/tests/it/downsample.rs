@@ -494,3 +494,69 @@ async fn late_raw_block_outdates_aggregates_until_rebuilt() {
     }
     check().await;
 }
+
+/// A deletion request over a downsampled day: at once, queries hide the whole windows it
+/// touches in aggregates (and the deleted samples in raw); once the request is due for
+/// rewriting, the day's aggregates are rebuilt from raw without the deleted samples, and
+/// downsampled answers equal raw answers again.
+#[tokio::test]
+async fn deletion_hides_windows_then_aggregates_are_rebuilt_without_it() {
+    use strata_query::{MatchOp, Matcher};
+    use strata_storage::{DeleteRequest, Transaction};
+    let now = late_enough();
+    let (store, clock) = downsampled_store(now, CompactorConfig::default()).await;
+    let manifest = Manifest::new(store.clone(), "admin");
+    // Delete 20 minutes of one gauge in the middle of the first day.
+    let (start, end) = (
+        T0 + 10 * RES_1H + 7 * 60_000,
+        T0 + 10 * RES_1H + 27 * 60_000,
+    );
+    manifest
+        .commit(Transaction::empty().deleting(DeleteRequest {
+            selectors: vec![vec![
+                Matcher::new(MatchOp::Equal, "__name__", "g").unwrap(),
+                Matcher::new(MatchOp::Equal, "instance", "g1").unwrap(),
+            ]],
+            start,
+            end,
+            requested_at_ms: now,
+        }))
+        .await
+        .unwrap();
+    let span = (T0 + RES_1H, T0 + DAY_MS, RES_1H);
+    let q = "count_over_time(g{instance=\"g1\"}[1h])";
+    let (raw, _) = range(&store, &clock, SourceResolution::Raw, q, span).await;
+    let hour_of = |pts: &[(i64, f64)], t: i64| pts.iter().find(|p| p.0 == t).map(|p| p.1);
+    let deleted_hour = T0 + 11 * RES_1H;
+    // 20 of the hour's 60 minutes (samples jitter by ±2 s around a 15 s grid).
+    assert!(
+        hour_of(&raw[0].1, deleted_hour).is_some_and(|n| (155.0..=165.0).contains(&n)),
+        "raw drops about 80 samples: {:?}",
+        hour_of(&raw[0].1, deleted_hour)
+    );
+    let (hidden, _) = range(&store, &clock, SourceResolution::Auto, q, span).await;
+    assert_eq!(
+        hour_of(&hidden[0].1, deleted_hour),
+        None,
+        "the touched window is hidden"
+    );
+    assert_eq!(
+        hour_of(&hidden[0].1, deleted_hour + RES_1H),
+        hour_of(&raw[0].1, deleted_hour + RES_1H)
+    );
+    // Not due yet (--delete.rewrite-after 24h): nothing is rebuilt.
+    let c = compactor(&store, clock.clone(), CompactorConfig::default());
+    c.run_once(None).await.unwrap();
+    let (still, _) = range(&store, &clock, SourceResolution::Auto, q, span).await;
+    assert_eq!(hour_of(&still[0].1, deleted_hour), None);
+    // Due: raw is rewritten and the day's aggregates are rebuilt from it.
+    clock.set(now + 2 * DAY_MS);
+    for _ in 0..4 {
+        c.run_once(None).await.unwrap();
+    }
+    let (raw_after, _) = range(&store, &clock, SourceResolution::Raw, q, span).await;
+    let (agg_after, stats) = range(&store, &clock, SourceResolution::Auto, q, span).await;
+    assert_eq!(raw_after, raw);
+    same(q, true, &raw_after, &agg_after);
+    assert_eq!(stats.raw_samples_aggregated, 0, "rebuilt aggregates answer");
+}
