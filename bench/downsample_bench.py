@@ -60,6 +60,17 @@ def storage(strata, store, env):
     return by_res
 
 
+def start_strata(strata, store, work, env, tag):
+    """`strata serve` with a sample limit high enough for the raw month (Prometheus' default
+    of 50 M stops the raw histogram query, which reads every bucket sample of the month)."""
+    port = ab.free_port()
+    log = os.path.join(work, f"{tag}.log")
+    p = ab.start([strata, "--store", store, "serve", "--listen", f"127.0.0.1:{port}",
+                  "--query-max-samples", "2000000000"], log, env)
+    ab.wait_ready(p, f"http://127.0.0.1:{port}/-/ready", log, f"strata serve ({tag})")
+    return p, f"http://127.0.0.1:{port}"
+
+
 def stats_of(body):
     d = json.loads(body)["data"].get("stats", {})
     return d.get("samples", {}).get("totalQueryableSamples"), d.get("downsampling", {}).get("rows")
@@ -128,13 +139,17 @@ def main():
         for source in ("0s", "auto"):
             params = {"query": expr, "start": start, "end": end, "step": HOUR,
                       "max_source_resolution": source, "stats": "all"}
-            p, base = ab.start_strata(args.strata, store, args.work, env, tag=f"strata-{source}")
+            p, base = start_strata(args.strata, store, args.work, env, f"strata-{source}")
             try:
                 g0, b0 = ab.get_count(base), get_bytes(base)
                 c_ms, body = ab.run_query(base, "/api/v1/query_range", params)
                 g1, b1 = ab.get_count(base), get_bytes(base)
                 w_ms = statistics.median(ab.run_query(base, "/api/v1/query_range", params)[0]
                                          for _ in range(args.runs))
+            except (OSError, RuntimeError, ValueError) as e:
+                print(f"{name:14s} {source:6s} ERROR {ab.http_error(e)}", flush=True)
+                ok = False
+                break
             finally:
                 ab.stop(p)
             samples, rows = stats_of(body)
@@ -149,6 +164,8 @@ def main():
             print(f"{name:14s} {source:6s} {c_ms:9.1f} {w_ms:9.1f} {ab.fmt(gets, '.0f'):>6s} "
                   f"{ab.fmt(mib, '.1f'):>8s} {ab.fmt(samples, '.0f'):>13s} {ab.fmt(rows, '.0f'):>9s}  {check}",
                   flush=True)
+        if len(got) < 2:
+            continue
         (rc, rw, rs, _), (ac, aw, as_, _) = got["0s"], got["auto"]
         ratios.append((name, rc / ac, rw / aw, (rs or 0) / max(as_ or 1, 1)))
     print()

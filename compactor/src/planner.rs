@@ -308,6 +308,17 @@ pub fn plan(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Plan {
     out
 }
 
+/// The span of one aggregate block of `res`: a day of 5m windows (288 rows per series), a
+/// week of 1h windows (168 rows per series), so that a month read at 1h opens 5 blocks, not
+/// 30. Epoch-aligned and left-open, `(end − width, end]`, as the windows inside.
+pub(crate) fn aggregate_window(res: i64) -> i64 {
+    if res >= strata_storage::aggregate::RES_1H {
+        7 * DAY_MS
+    } else {
+        DAY_MS
+    }
+}
+
 /// The end of the day `(end − 1d, end]` holding `t` (aggregate windows are left-open).
 fn day_end(t: i64) -> i64 {
     strata_storage::aggregate::window_end(t, DAY_MS)
@@ -354,9 +365,10 @@ fn superseded_aggregates(snapshot: &Snapshot) -> Vec<BlockMeta> {
     out
 }
 
-/// Downsampling jobs: each day whose end is old enough and that has no current aggregate
-/// block of a configured resolution is aggregated from all its raw blocks (not before the
-/// merges bring them under the fan-in limit).
+/// Downsampling jobs: each aggregate window ([`aggregate_window`]: a day at 5m, a week at 1h)
+/// whose end is old enough and that has no current aggregate block of the resolution is
+/// aggregated from all its raw blocks (not before the merges bring them under the fan-in
+/// limit).
 ///
 /// Raw blocks past their own retention still count: they stay until aggregated (see
 /// `downsampled`), and the job reads them whole.
@@ -365,21 +377,26 @@ fn downsampling(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Vec<
         .blocks_at(RAW_RESOLUTION, i64::MIN, i64::MAX)
         .filter(|b| !snapshot.is_quarantined(&b.id))
         .collect();
-    let mut days: Vec<i64> = Vec::new();
-    for b in &raw {
-        let mut end = day_end(b.min_time);
-        while end <= day_end(b.max_time) {
-            days.push(end);
-            end += DAY_MS;
-        }
-    }
-    days.sort_unstable();
-    days.dedup();
     let mut jobs = Vec::new();
     for &(res, after) in &cfg.downsample {
+        let width = aggregate_window(res);
+        let mut ends: Vec<i64> = Vec::new();
+        for b in &raw {
+            let (first, last) = (
+                strata_storage::aggregate::window_end(b.min_time, width),
+                strata_storage::aggregate::window_end(b.max_time, width),
+            );
+            let mut end = first;
+            while end <= last {
+                ends.push(end);
+                end += width;
+            }
+        }
+        ends.sort_unstable();
+        ends.dedup();
         let floor = cfg.retention.floor(res, now_ms);
-        for &end in &days {
-            let (lo, hi) = (end - DAY_MS + 1, end);
+        for &end in &ends {
+            let (lo, hi) = (end - width + 1, end);
             if now_ms < end.saturating_add(after) || hi < floor {
                 continue;
             }
@@ -407,7 +424,7 @@ fn downsampling(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Vec<
             if inputs.is_empty() || inputs.len() > cfg.max_inputs.max(2) {
                 continue;
             }
-            let mut job = Job::new(JobKind::Downsample, inputs, DAY_MS, level::DAY);
+            let mut job = Job::new(JobKind::Downsample, inputs, width, level::DAY);
             job.resolution_ms = res;
             job.span = (lo, hi);
             job.replaces = snapshot

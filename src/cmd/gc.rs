@@ -13,7 +13,7 @@ pub(crate) struct Args {
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     grace: Duration,
     /// Write a checkpoint once this many manifest records follow the newest one.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 10)]
     checkpoint_every: u64,
 }
 
