@@ -62,11 +62,13 @@ def storage(strata, store, env):
 
 def start_strata(strata, store, work, env, tag):
     """`strata serve` with a sample limit high enough for the raw month (Prometheus' default
-    of 50 M stops the raw histogram query, which reads every bucket sample of the month)."""
+    of 50 M stops the raw histogram query, which reads every bucket sample of the month), and
+    the manifest refreshed at most every 10 s (the Lambda default): otherwise every warm query
+    also pays a LIST, which moto answers by scanning the whole bucket."""
     port = ab.free_port()
     log = os.path.join(work, f"{tag}.log")
     p = ab.start([strata, "--store", store, "serve", "--listen", f"127.0.0.1:{port}",
-                  "--query-max-samples", "2000000000"], log, env)
+                  "--query-max-samples", "2000000000", "--manifest-refresh", "10s"], log, env)
     ab.wait_ready(p, f"http://127.0.0.1:{port}/-/ready", log, f"strata serve ({tag})")
     return p, f"http://127.0.0.1:{port}"
 
