@@ -197,6 +197,25 @@ async fn a_fault_at_every_call_of_a_pass_then_recovery() {
     );
 }
 
+/// Every key of the store's bucket.
+async fn keys(store: &Store) -> Vec<Path> {
+    store
+        .object_store()
+        .list(None)
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// Deletes everything: keeps the bucket small, since moto lists a prefix by scanning every
+/// key of the bucket.
+async fn empty(store: &Store) {
+    for path in keys(store).await {
+        store.delete(&path).await.unwrap();
+    }
+}
+
 /// Seeds a fresh store, runs a pass with `fault`, then checks that a reader never saw a
 /// different answer and that a healthy compactor recovers. Returns whether the pass failed.
 async fn fault_then_recovery(fault: Fault, expected: &Answers) -> bool {
@@ -234,17 +253,7 @@ async fn fault_then_recovery(fault: Fault, expected: &Answers) -> bool {
     );
     let snapshot = Manifest::new(clean.clone(), "r").snapshot().await.unwrap();
     assert_eq!(snapshot.quarantined().count(), 0, "{fault:?}");
-    // Keep the bucket small: moto lists a prefix by scanning every key of the bucket.
-    let all: Vec<Path> = clean
-        .object_store()
-        .list(None)
-        .map_ok(|m| m.location)
-        .try_collect()
-        .await
-        .unwrap();
-    for path in all {
-        clean.delete(&path).await.unwrap();
-    }
+    empty(&clean).await;
     failed_pass
 }
 
@@ -483,20 +492,10 @@ async fn a_fault_at_every_call_of_a_downsampling_pass_then_recovery() {
     let expected = answers(&merged).await;
     let expected_downsampled = downsampled_answers(&merged, true).await;
     assert!(!expected_downsampled.is_empty());
-    let objects: Vec<(Path, bytes::Bytes)> = {
-        let paths: Vec<Path> = merged
-            .object_store()
-            .list(None)
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        for p in paths {
-            out.push((p.clone(), merged.get_opt(&p).await.unwrap().unwrap()));
-        }
-        out
-    };
+    let mut objects: Vec<(Path, bytes::Bytes)> = Vec::new();
+    for p in keys(&merged).await {
+        objects.push((p.clone(), merged.get_opt(&p).await.unwrap().unwrap()));
+    }
     let copy = || async {
         let store = s3::fresh_store();
         for (p, b) in &objects {
@@ -559,16 +558,7 @@ async fn a_fault_at_every_call_of_a_downsampling_pass_then_recovery() {
                 live(&clean).await,
                 "{fault:?}: orphans"
             );
-            let all: Vec<Path> = clean
-                .object_store()
-                .list(None)
-                .map_ok(|m| m.location)
-                .try_collect()
-                .await
-                .unwrap();
-            for path in all {
-                clean.delete(&path).await.unwrap();
-            }
+            empty(&clean).await;
         })
         .buffer_unordered(4)
         .collect::<Vec<()>>()
