@@ -198,10 +198,10 @@ def start_prometheus(work):
     return f"http://127.0.0.1:{port}"
 
 
-def start_strata(strata, store, work, env=None, tag="strata"):
+def start_strata(strata, store, work, env=None, tag="strata", extra=()):
     port = free_port()
     log = os.path.join(work, f"{tag}.log")
-    p = start([strata, "--store", store, "serve", "--listen", f"127.0.0.1:{port}"], log, env)
+    p = start([strata, "--store", store, "serve", "--listen", f"127.0.0.1:{port}", *extra], log, env)
     wait_ready(p, f"http://127.0.0.1:{port}/-/ready", log, f"strata serve ({' '.join(p.args)})")
     return p, f"http://127.0.0.1:{port}"
 
@@ -285,16 +285,25 @@ def start_moto(work):
     return url
 
 
-def cold(args, t_end):
-    endpoint = start_moto(args.work)
+MOTO_STORE = "s3://strata-bench/strata"
+
+
+def import_on_moto(strata, work):
+    """Starts moto, imports WORK/data.om into MOTO_STORE; returns the environment that reaches it."""
+    endpoint = start_moto(work)
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP="true", AWS_ACCESS_KEY_ID="bench",
                AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1")
-    store = "s3://strata-bench/strata"
-    t0 = time.perf_counter()
-    r = subprocess.run([args.strata, "--store", store, "import", "--quiet",
-                        os.path.join(args.work, "data.om")], env=env, capture_output=True, text=True)
+    r = subprocess.run([strata, "--store", MOTO_STORE, "import", "--quiet",
+                        os.path.join(work, "data.om")], env=env, capture_output=True, text=True)
     if r.returncode:
-        sys.exit(f"error: import into {store} on moto failed:\n{r.stderr[-2000:]}")
+        sys.exit(f"error: import into {MOTO_STORE} on moto failed:\n{r.stderr[-2000:]}")
+    return env
+
+
+def cold(args, t_end):
+    store = MOTO_STORE
+    t0 = time.perf_counter()
+    env = import_on_moto(args.strata, args.work)
     try:
         blocks = list_blocks(args.strata, store, env)
     except subprocess.CalledProcessError as e:

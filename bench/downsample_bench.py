@@ -60,17 +60,11 @@ def storage(strata, store, env):
     return by_res
 
 
-def start_strata(strata, store, work, env, tag):
-    """`strata serve` with a sample limit high enough for the raw month (Prometheus' default
-    of 50 M stops the raw histogram query, which reads every bucket sample of the month), and
-    the manifest refreshed at most every 10 s (the Lambda default): otherwise every warm query
-    also pays a LIST, which moto answers by scanning the whole bucket."""
-    port = ab.free_port()
-    log = os.path.join(work, f"{tag}.log")
-    p = ab.start([strata, "--store", store, "serve", "--listen", f"127.0.0.1:{port}",
-                  "--query-max-samples", "2000000000", "--manifest-refresh", "10s"], log, env)
-    ab.wait_ready(p, f"http://127.0.0.1:{port}/-/ready", log, f"strata serve ({tag})")
-    return p, f"http://127.0.0.1:{port}"
+# `strata serve` with a sample limit high enough for the raw month (Prometheus' default of
+# 50 M stops the raw histogram query, which reads every bucket sample of the month), and the
+# manifest refreshed at most every 10 s (the Lambda default): otherwise every warm query also
+# pays a LIST, which moto answers by scanning the whole bucket.
+SERVE_FLAGS = ("--query-max-samples", "2000000000", "--manifest-refresh", "10s")
 
 
 def stats_of(body):
@@ -100,15 +94,9 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     ab.PIDFILE = os.path.join(args.work, "pids")
-    endpoint = ab.start_moto(args.work)
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP="true", AWS_ACCESS_KEY_ID="bench",
-               AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1")
-    store = "s3://strata-bench/strata"
+    store = ab.MOTO_STORE
     t0 = time.perf_counter()
-    r = subprocess.run([args.strata, "--store", store, "import", "--quiet",
-                        os.path.join(args.work, "data.om")], env=env, capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"error: import failed:\n{r.stderr[-2000:]}")
+    env = ab.import_on_moto(args.strata, args.work)
     print(f"import: {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     for i in range(8):
@@ -141,7 +129,7 @@ def main():
         for source in ("0s", "auto"):
             params = {"query": expr, "start": start, "end": end, "step": HOUR,
                       "max_source_resolution": source, "stats": "all"}
-            p, base = start_strata(args.strata, store, args.work, env, f"strata-{source}")
+            p, base = ab.start_strata(args.strata, store, args.work, env, f"strata-{source}", SERVE_FLAGS)
             try:
                 g0, b0 = ab.get_count(base), get_bytes(base)
                 c_ms, body = ab.run_query(base, "/api/v1/query_range", params)

@@ -20,7 +20,7 @@ use strata_storage::{BlockMeta, BlockReader, DeleteRequest, Labels, Snapshot, St
 
 use crate::error::QueryError;
 use crate::matcher::Matcher;
-use crate::select::{InstantReads, ReadOptions, Selection, select_series};
+use crate::select::{InstantReads, ReadOptions, Selection, candidates, select_series};
 
 /// Blocks read concurrently.
 const BLOCK_CONCURRENCY: usize = 8;
@@ -97,7 +97,7 @@ async fn read_block(
     let series = reader.series().await?;
     let res = meta.resolution_ms;
     let (lo, hi) = (from_end - res + 1, to_end);
-    let refs: Vec<u32> = series
+    let refs: Vec<u32> = candidates(&series, matchers)
         .iter()
         .filter(|s| s.min_time <= hi && s.max_time >= lo)
         .filter(|s| matchers.iter().all(|m| m.matches_labels(&s.labels)))

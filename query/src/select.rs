@@ -227,7 +227,7 @@ struct Found {
 
 /// The series a metric-name equality matcher can match: series files are sorted by name, so
 /// they are one contiguous run found by binary search; without such a matcher, all.
-fn candidates<'a>(series: &'a [SeriesEntry], matchers: &[Matcher]) -> &'a [SeriesEntry] {
+pub(crate) fn candidates<'a>(series: &'a [SeriesEntry], matchers: &[Matcher]) -> &'a [SeriesEntry] {
     let name = matchers
         .iter()
         .find(|m| m.op() == crate::matcher::MatchOp::Equal && m.name() == METRIC_NAME)

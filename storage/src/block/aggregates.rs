@@ -13,6 +13,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use object_store::path::Path;
 
+use super::reader::column as col;
 use super::schema::{COL_SERIES_REF, COL_TIMESTAMP};
 use super::values;
 use crate::aggregate::AggRow;
@@ -231,13 +232,6 @@ fn no_first(path: &Path, r: u32) -> StorageError {
         path,
         format!("relative min/max mantissa without first/last (ref {r})"),
     )
-}
-
-fn col<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a dyn Array> {
-    batch
-        .column_by_name(name)
-        .map(|c| c.as_ref())
-        .ok_or_else(|| StorageError::corrupt(path, format!("missing column {name}")))
 }
 
 /// Decodes the rows of one batch, calling `emit(series_ref, row)` for each. `scale_of` gives a

@@ -79,7 +79,7 @@ fn check_metadata(path: &Path, md: &FileMetaData, kind: &str) -> Result<()> {
     Ok(())
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a dyn Array> {
+pub(super) fn column<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a dyn Array> {
     batch
         .column_by_name(name)
         .map(|c| c.as_ref())
