@@ -521,6 +521,15 @@ impl Parser {
             Tok::Ident(name) => {
                 let lower = name.to_ascii_lowercase();
                 let next = self.peek_at(1).clone();
+                // Prometheus' lexer makes these keywords, which its grammar's
+                // `metric_identifier` does not accept: `{__name__="on"}` selects such a name.
+                if let Some(desc) = match lower.as_str() {
+                    "on" | "ignoring" | "group_left" | "group_right" | "bool" => Some("<"),
+                    "atan2" => Some("<op:"),
+                    _ => None,
+                } {
+                    return self.error(format!("unexpected {desc}{name}>"));
+                }
                 if AGGREGATORS.contains(&lower.as_str())
                     && (next == Tok::LParen
                         || matches!(&next, Tok::Ident(w) if w.eq_ignore_ascii_case("by") || w.eq_ignore_ascii_case("without")))
