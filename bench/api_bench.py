@@ -198,11 +198,12 @@ def start_prometheus(work):
     return f"http://127.0.0.1:{port}"
 
 
-def start_strata(strata, store, work, env=None, tag="strata", extra=()):
+def start_strata(strata, store, work, env=None, tag="strata", extra=(), cmd="serve"):
+    """`strata serve` (or `cmd`, e.g. the stateless `query-server`) on a free port."""
     port = free_port()
     log = os.path.join(work, f"{tag}.log")
-    p = start([strata, "--store", store, "serve", "--listen", f"127.0.0.1:{port}", *extra], log, env)
-    wait_ready(p, f"http://127.0.0.1:{port}/-/ready", log, f"strata serve ({' '.join(p.args)})")
+    p = start([strata, "--store", store, cmd, "--listen", f"127.0.0.1:{port}", *extra], log, env)
+    wait_ready(p, f"http://127.0.0.1:{port}/-/ready", log, f"strata {cmd} ({' '.join(p.args)})")
     return p, f"http://127.0.0.1:{port}"
 
 

@@ -308,12 +308,14 @@ pub fn plan(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Plan {
     out
 }
 
-/// The span of one aggregate block of `res`: a day of 5m windows (288 rows per series), a
-/// week of 1h windows (168 rows per series), so that a month read at 1h opens 5 blocks, not
-/// 30. Epoch-aligned and left-open, `(end − width, end]`, as the windows inside.
+/// The span of one aggregate block of `res`: a day of 5m windows (288 rows per series), two
+/// weeks of 1h windows (336 rows per series, the span of Thanos' largest blocks, which its
+/// 1h downsampling reads), so that a month read at 1h opens 3 blocks, not 30: a cold read
+/// costs two round trips per block. Epoch-aligned and left-open, `(end − width, end]`, as
+/// the windows inside.
 pub(crate) fn aggregate_window(res: i64) -> i64 {
     if res >= strata_storage::aggregate::RES_1H {
-        7 * DAY_MS
+        14 * DAY_MS
     } else {
         DAY_MS
     }
@@ -365,7 +367,7 @@ fn superseded_aggregates(snapshot: &Snapshot) -> Vec<BlockMeta> {
     out
 }
 
-/// Downsampling jobs: each aggregate window ([`aggregate_window`]: a day at 5m, a week at 1h)
+/// Downsampling jobs: each aggregate window ([`aggregate_window`]: a day at 5m, two weeks at 1h)
 /// whose end is old enough and that has no current aggregate block of the resolution is
 /// aggregated from all its raw blocks (not before the merges bring them under the fan-in
 /// limit).

@@ -20,10 +20,9 @@ use strata_storage::{BlockMeta, BlockReader, DeleteRequest, Labels, Snapshot, St
 
 use crate::error::QueryError;
 use crate::matcher::Matcher;
-use crate::select::{InstantReads, ReadOptions, Selection, candidates, select_series};
-
-/// Blocks read concurrently.
-const BLOCK_CONCURRENCY: usize = 8;
+use crate::select::{
+    BLOCK_CONCURRENCY, InstantReads, ReadOptions, Selection, candidates, on_worker, select_series,
+};
 
 /// What to select.
 #[derive(Debug, Clone)]
@@ -137,11 +136,15 @@ async fn read_covered(
             (meta.clone(), deletes, lo, hi)
         })
         .collect();
+    let matchers: std::sync::Arc<[Matcher]> = matchers.into();
     let per_block: Vec<Vec<AggSeries>> = futures::stream::iter(owned)
-        .map(|(meta, deletes, lo, hi)| async move {
-            // Windows of `from_res` inside the piece (its edges are multiples of `res`).
-            let ends = (window_end(lo, from_res), hi.div_euclid(from_res) * from_res);
-            read_block(store, &meta, &deletes, matchers, ends).await
+        .map(|(meta, deletes, lo, hi)| {
+            let (store, matchers) = (store.clone(), matchers.clone());
+            on_worker(async move {
+                // Windows of `from_res` inside the piece (its edges are multiples of `res`).
+                let ends = (window_end(lo, from_res), hi.div_euclid(from_res) * from_res);
+                read_block(&store, &meta, &deletes, &matchers, ends).await
+            })
         })
         .buffered(BLOCK_CONCURRENCY)
         .try_collect()

@@ -21,7 +21,27 @@ use crate::error::QueryError;
 use crate::matcher::Matcher;
 
 /// Blocks read concurrently.
-const BLOCK_CONCURRENCY: usize = 8;
+pub(crate) const BLOCK_CONCURRENCY: usize = 8;
+
+/// Runs one block's read as its own task, so that the blocks a query reads at once are
+/// decoded on every core instead of in turn on the query's; dropping the returned future (a
+/// query cancelled or past its timeout) aborts the task.
+pub(crate) async fn on_worker<T: Send + 'static>(
+    read: impl Future<Output = Result<T, QueryError>> + Send + 'static,
+) -> Result<T, QueryError> {
+    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for AbortOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(tokio::spawn(read));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(QueryError::Cancelled),
+    }
+}
 
 /// What to select.
 #[derive(Debug, Clone)]
@@ -435,12 +455,15 @@ async fn select_undeduplicated(
     sel: &Selection,
 ) -> Result<Vec<SelectedSeries>, QueryError> {
     let (start, blocks) = blocks_to_read(snapshot, sel.start, sel.end, &sel.read);
-    let sel = &Selection {
+    let sel = std::sync::Arc::new(Selection {
         start,
         ..sel.clone()
-    };
+    });
     let per_block: Vec<Vec<Found>> = futures::stream::iter(blocks)
-        .map(|(meta, deletes)| async move { select_in_block(store, meta, &deletes, sel).await })
+        .map(|(meta, deletes)| {
+            let (store, sel) = (store.clone(), sel.clone());
+            on_worker(async move { select_in_block(&store, meta, &deletes, &sel).await })
+        })
         .buffered(BLOCK_CONCURRENCY)
         .try_collect()
         .await?;

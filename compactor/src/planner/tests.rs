@@ -195,30 +195,32 @@ fn days_are_downsampled_once_old_enough_and_raw_waits_for_them() {
     assert_eq!(kinds(&jobs), vec![(JobKind::Downsample, RES_5M)]);
     assert_eq!(jobs[0].span, (1, DAY_MS));
     assert_eq!(jobs[0].inputs[0].id, day.id);
-    // With a current 5m block, 10 days after the week ends: 1h only, over the week; raw
-    // still waits for it.
+    // With a current 5m block, 10 days after its two weeks end: 1h only, over the two
+    // weeks; raw still waits for it.
     let mut agg5 = block(1, DAY_MS, level::DAY);
     agg5.resolution_ms = RES_5M;
     agg5.order = 1;
     let s = snapshot(vec![day.clone(), agg5.clone()]);
-    let jobs = plan(&s, 18 * DAY_MS, &cfg).jobs;
+    let jobs = plan(&s, 13 * DAY_MS, &cfg).jobs;
+    assert!(jobs.is_empty(), "{:?}", kinds(&jobs));
+    let jobs = plan(&s, 25 * DAY_MS, &cfg).jobs;
     assert_eq!(kinds(&jobs), vec![(JobKind::Downsample, RES_1H)]);
-    assert_eq!(jobs[0].span, (1, 7 * DAY_MS));
+    assert_eq!(jobs[0].span, (1, 14 * DAY_MS));
     // Both current: the raw day expires.
-    // 1h blocks span a week: (0, 7d].
+    // 1h blocks span two weeks: (0, 14d].
     let mut agg1 = agg5.clone();
     agg1.id = BlockId::new();
     agg1.resolution_ms = RES_1H;
-    agg1.max_time = 7 * DAY_MS;
+    agg1.max_time = 14 * DAY_MS;
     let s = snapshot(vec![day.clone(), agg5.clone(), agg1.clone()]);
-    let jobs = plan(&s, 18 * DAY_MS, &cfg).jobs;
+    let jobs = plan(&s, 25 * DAY_MS, &cfg).jobs;
     assert_eq!(kinds(&jobs), vec![(JobKind::Retention, 0)]);
     assert_eq!(jobs[0].inputs[0].id, day.id);
     // A late raw block (committed after the aggregates) outdates them: both are rebuilt,
     // replacing the old ones, and nothing expires meanwhile.
     let late = block(DAY_MS / 2, DAY_MS / 2, 1);
     let s = snapshot(vec![day.clone(), agg5.clone(), agg1.clone(), late]);
-    let jobs = plan(&s, 18 * DAY_MS, &cfg).jobs;
+    let jobs = plan(&s, 25 * DAY_MS, &cfg).jobs;
     let downsample: Vec<&Job> = jobs
         .iter()
         .filter(|j| j.kind == JobKind::Downsample)

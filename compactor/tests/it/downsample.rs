@@ -257,10 +257,9 @@ fn same(q: &str, exact: bool, a: &[(String, Vec<(i64, f64)>)], b: &[(String, Vec
     }
 }
 
-/// Past the 1h age of the week-wide 1h windows: every day is downsampled at both
-/// resolutions.
+/// Past the 1h age of the two-week 1h blocks: every day is downsampled at both resolutions.
 fn late_enough() -> i64 {
-    T0 + DAYS * DAY_MS + 7 * DAY_MS + 11 * DAY_MS
+    T0 + DAYS * DAY_MS + 14 * DAY_MS + 11 * DAY_MS
 }
 
 #[tokio::test]

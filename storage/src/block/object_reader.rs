@@ -1,6 +1,8 @@
 //! Parquet's async reader interface over an object store: footer and page index in one
 //! suffix-sized GET when they fit the prefetch hint; data ranges looked up in the store's
-//! [`BlockCache`] first, the missing ones coalesced into as few GETs as gaps allow.
+//! [`BlockCache`] first, the missing ones coalesced into as few GETs as gaps allow. A reader
+//! can be handed spans to fetch ahead ([`ObjectFileReader::prefetch`]): the ranges Parquet asks
+//! for later inside them are sliced out without another lookup or GET.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct ObjectFileReader {
     path: Path,
     size: u64,
     cache: Option<Arc<BlockCache>>,
+    /// Spans fetched ahead by [`Self::prefetch`], sorted by start.
+    prefetched: Arc<Vec<(Range<u64>, Bytes)>>,
 }
 
 impl ObjectFileReader {
@@ -46,6 +50,7 @@ impl ObjectFileReader {
             path,
             size,
             cache: None,
+            prefetched: Arc::default(),
         }
     }
 
@@ -56,12 +61,58 @@ impl ObjectFileReader {
             path,
             size,
             cache: store.cache().cloned(),
+            prefetched: Arc::default(),
         }
     }
 
-    /// Fetches `ranges`, from the cache where possible; the rest by coalesced GETs whose
-    /// pieces are then cached.
+    /// Fetches `spans` now, as [`Self::fetch`] does (cache, then concurrent coalesced GETs),
+    /// and keeps them for this reader: later reads inside them are slices of them.
+    pub async fn prefetch(&mut self, spans: Vec<Range<u64>>) -> parquet::errors::Result<()> {
+        let got = self.fetch(spans.clone()).await?;
+        let mut kept: Vec<(Range<u64>, Bytes)> = spans.into_iter().zip(got).collect();
+        kept.sort_by_key(|(r, _)| r.start);
+        self.prefetched = Arc::new(kept);
+        Ok(())
+    }
+
+    /// `range` sliced out of a prefetched span that holds it.
+    fn prefetched(&self, range: &Range<u64>) -> Option<Bytes> {
+        let i = self
+            .prefetched
+            .partition_point(|(span, _)| span.start <= range.start);
+        let (span, bytes) = self.prefetched.get(i.checked_sub(1)?)?;
+        if range.end > span.end {
+            return None;
+        }
+        let lo = usize::try_from(range.start - span.start).ok()?;
+        let hi = usize::try_from(range.end - span.start).ok()?;
+        bytes.get(lo..hi).map(|_| bytes.slice(lo..hi))
+    }
+
+    /// Fetches `ranges`: slices of prefetched spans, the rest from the cache where possible
+    /// and by coalesced GETs whose pieces are then cached.
     async fn fetch(&self, ranges: Vec<Range<u64>>) -> parquet::errors::Result<Vec<Bytes>> {
+        if self.prefetched.is_empty() {
+            return self.fetch_uncovered(ranges).await;
+        }
+        let mut out: Vec<Option<Bytes>> = ranges.iter().map(|r| self.prefetched(r)).collect();
+        let rest: Vec<usize> = (0..ranges.len()).filter(|&i| out[i].is_none()).collect();
+        if !rest.is_empty() {
+            let got = self
+                .fetch_uncovered(rest.iter().map(|&i| ranges[i].clone()).collect())
+                .await?;
+            for (i, b) in rest.into_iter().zip(got) {
+                out[i] = Some(b);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// [`Self::fetch`] without the prefetched spans.
+    async fn fetch_uncovered(
+        &self,
+        ranges: Vec<Range<u64>>,
+    ) -> parquet::errors::Result<Vec<Bytes>> {
         let Some(cache) = &self.cache else {
             return self
                 .store

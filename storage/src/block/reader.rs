@@ -9,8 +9,8 @@ use arrow_array::{Array, RecordBatch};
 use futures::TryStreamExt;
 use object_store::path::Path;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
-use parquet::file::metadata::FileMetaData;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection, RowSelector};
+use parquet::file::metadata::{FileMetaData, ParquetMetaData};
 
 use super::aggregates::{self, AGGREGATE_FORMAT_VERSION, KIND_AGGREGATES};
 use super::object_reader::ObjectFileReader;
@@ -56,6 +56,67 @@ fn kv_value<'a>(md: &'a FileMetaData, key: &str) -> Option<&'a str> {
         .iter()
         .find(|e| e.key == key)
         .and_then(|e| e.value.as_deref())
+}
+
+/// Most bytes of selected row groups a read fetches up front ([`BlockReader::read`]); a larger
+/// selection is fetched row group by row group as it is decoded.
+const PREFETCH_LIMIT: u64 = 64 << 20;
+
+/// The row groups `selection` (over the whole file) selects rows of, each with its part of
+/// the selection: Parquet's reader takes the groups with `with_row_groups` and the parts
+/// joined as the selection, so groups without a selected row are neither fetched nor decoded.
+fn selected_row_groups(
+    metadata: &ParquetMetaData,
+    mut selection: RowSelection,
+) -> Vec<(usize, RowSelection)> {
+    let mut groups = Vec::new();
+    for (i, group) in metadata.row_groups().iter().enumerate() {
+        let rows = usize::try_from(group.num_rows()).unwrap_or(0);
+        let head = selection.split_off(rows);
+        if head.selects_any() {
+            groups.push((i, head));
+        }
+    }
+    groups
+}
+
+/// The byte ranges Parquet's reader asks for to read `selection` of row group `g`: per
+/// column, a dictionary page before the first data page, then the pages holding selected rows
+/// (the offset index's), as `InMemoryRowGroup::fetch_ranges` computes them, so that what is
+/// fetched ahead is sliced out exactly and cached under the keys a later read uses. Without an
+/// offset index, the group's column chunks whole (also what Parquet reads then).
+fn row_group_ranges(
+    metadata: &ParquetMetaData,
+    g: usize,
+    selection: &RowSelection,
+) -> Vec<std::ops::Range<u64>> {
+    let group = metadata.row_group(g);
+    let index = metadata.offset_index().and_then(|oi| oi.get(g));
+    match index {
+        Some(columns) if columns.len() == group.num_columns() => group
+            .columns()
+            .iter()
+            .zip(columns)
+            .flat_map(|(chunk, index)| {
+                let (start, _) = chunk.byte_range();
+                let pages = index.page_locations();
+                let dictionary = pages
+                    .first()
+                    .map(|p| p.offset as u64)
+                    .filter(|&first| first != start)
+                    .map(|first| start..first);
+                dictionary.into_iter().chain(selection.scan_ranges(pages))
+            })
+            .collect(),
+        _ => group
+            .columns()
+            .iter()
+            .map(|c| {
+                let (start, len) = c.byte_range();
+                start..start + len
+            })
+            .collect(),
+    }
 }
 
 fn check_metadata(path: &Path, md: &FileMetaData, kind: &str) -> Result<()> {
@@ -104,19 +165,42 @@ impl BlockReader {
         size: u64,
         kind: &str,
         selection: Option<RowSelection>,
-    ) -> Result<(
-        Vec<RecordBatch>,
-        Arc<parquet::file::metadata::ParquetMetaData>,
-    )> {
+    ) -> Result<(Vec<RecordBatch>, Arc<ParquetMetaData>)> {
         let err = |e| StorageError::parquet(path, e);
-        let reader = ObjectFileReader::for_store(&self.store, path.clone(), size);
-        let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
+        let mut reader = ObjectFileReader::for_store(&self.store, path.clone(), size);
+        let arrow_metadata = ArrowReaderMetadata::load_async(&mut reader, Default::default())
             .await
             .map_err(err)?;
-        check_metadata(path, builder.metadata().file_metadata(), kind)?;
-        let metadata = builder.metadata().clone();
-        if let Some(selection) = selection {
-            builder = builder.with_row_selection(selection);
+        let metadata = arrow_metadata.metadata().clone();
+        check_metadata(path, metadata.file_metadata(), kind)?;
+        let groups = selection.map(|s| selected_row_groups(&metadata, s));
+        if let Some(groups) = &groups
+            && groups.len() > 1
+        {
+            // Parquet's stream fetches a row group only after decoding the one before: the
+            // pages of every selected group are fetched up front, by concurrent coalesced
+            // GETs, unless that would hold too much at once.
+            let ranges: Vec<_> = groups
+                .iter()
+                .flat_map(|(g, part)| row_group_ranges(&metadata, *g, part))
+                .collect();
+            let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+            if total <= PREFETCH_LIMIT {
+                reader.prefetch(ranges).await.map_err(err)?;
+            }
+        }
+        let mut builder =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, arrow_metadata);
+        if let Some(groups) = groups {
+            let mut selectors: Vec<RowSelector> = Vec::new();
+            let mut indices = Vec::with_capacity(groups.len());
+            for (g, part) in groups {
+                indices.push(g);
+                selectors.extend(part.iter().copied());
+            }
+            builder = builder
+                .with_row_groups(indices)
+                .with_row_selection(RowSelection::from(selectors));
         }
         let batches = builder
             .build()

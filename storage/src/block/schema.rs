@@ -76,6 +76,12 @@ pub const DEDICATED_LABELS: [&str; 3] = [COL_NAME, COL_JOB, COL_INSTANCE];
 
 /// Target rows per samples row group; groups are cut at series boundaries.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
+/// Target rows per row group of an aggregate samples file, cut at series boundaries. Aggregate
+/// files are read selectively (a dashboard's few series over a month of windows): a row group
+/// is the unit a selective read fetches in one contiguous range, since a group's column chunks
+/// lie side by side, so small groups keep that range close to the rows wanted (measured in
+/// `bench/downsample.sh`; see `docs/format.md`).
+pub const AGG_ROW_GROUP_ROWS: usize = 8 * 1024;
 /// Target rows per data page. zstd compresses page by page, so larger pages find more
 /// repetition (measured in docs/format.md: 16k rows 1.86 B/sample, 64k 1.65, 128k 1.59);
 /// 64k keeps a page around 100 KB, one cheap ranged GET.
@@ -250,6 +256,17 @@ pub fn aggregates_properties(
     }
     for col in aggregate_float_columns() {
         b = b.set_column_encoding(ColumnPath::from(col), Encoding::BYTE_STREAM_SPLIT);
+    }
+    // Readers prune by series and time only: statistics of the value columns would cost
+    // footer bytes in each of the many small row groups and serve no reader.
+    for field in aggregates_schema().fields() {
+        let name = field.name();
+        if name != COL_SERIES_REF && name != COL_TIMESTAMP {
+            b = b.set_column_statistics_enabled(
+                ColumnPath::from(name.as_str()),
+                EnabledStatistics::None,
+            );
+        }
     }
     b.build()
 }

@@ -440,7 +440,11 @@ impl BlockWriter {
     /// Book-keeping after a series' rows: cut row groups at series boundaries.
     fn series_done(&mut self, labels: Labels, rows: usize, (min, max): (i64, i64)) -> Result<()> {
         self.rows_in_group += rows;
-        if self.rows_in_group >= ROW_GROUP_ROWS {
+        let limit = match self.agg {
+            Some(_) => AGG_ROW_GROUP_ROWS,
+            None => ROW_GROUP_ROWS,
+        };
+        if self.rows_in_group >= limit {
             self.write_batch()?;
             self.samples
                 .flush()
