@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection, RowSelector};
-use parquet::file::metadata::{FileMetaData, ParquetMetaData};
+use parquet::file::metadata::{FileMetaData, ParquetMetaData, RowGroupMetaData};
 
 use super::aggregates::{self, AGGREGATE_FORMAT_VERSION, KIND_AGGREGATES};
 use super::object_reader::ObjectFileReader;
@@ -58,8 +58,8 @@ fn kv_value<'a>(md: &'a FileMetaData, key: &str) -> Option<&'a str> {
         .and_then(|e| e.value.as_deref())
 }
 
-/// Most bytes of selected row groups a read fetches up front ([`BlockReader::read`]); a larger
-/// selection is fetched row group by row group as it is decoded.
+/// Most bytes of selected row groups a read of an aggregate file fetches up front
+/// ([`BlockReader::read`]); a larger selection is fetched group by group as it is decoded.
 const PREFETCH_LIMIT: u64 = 64 << 20;
 
 /// The row groups `selection` (over the whole file) selects rows of, each with its part of
@@ -80,43 +80,12 @@ fn selected_row_groups(
     groups
 }
 
-/// The byte ranges Parquet's reader asks for to read `selection` of row group `g`: per
-/// column, a dictionary page before the first data page, then the pages holding selected rows
-/// (the offset index's), as `InMemoryRowGroup::fetch_ranges` computes them, so that what is
-/// fetched ahead is sliced out exactly and cached under the keys a later read uses. Without an
-/// offset index, the group's column chunks whole (also what Parquet reads then).
-fn row_group_ranges(
-    metadata: &ParquetMetaData,
-    g: usize,
-    selection: &RowSelection,
-) -> Vec<std::ops::Range<u64>> {
-    let group = metadata.row_group(g);
-    let index = metadata.offset_index().and_then(|oi| oi.get(g));
-    match index {
-        Some(columns) if columns.len() == group.num_columns() => group
-            .columns()
-            .iter()
-            .zip(columns)
-            .flat_map(|(chunk, index)| {
-                let (start, _) = chunk.byte_range();
-                let pages = index.page_locations();
-                let dictionary = pages
-                    .first()
-                    .map(|p| p.offset as u64)
-                    .filter(|&first| first != start)
-                    .map(|first| start..first);
-                dictionary.into_iter().chain(selection.scan_ranges(pages))
-            })
-            .collect(),
-        _ => group
-            .columns()
-            .iter()
-            .map(|c| {
-                let (start, len) = c.byte_range();
-                start..start + len
-            })
-            .collect(),
-    }
+/// The byte range of a row group's column chunks (contiguous as writers lay them out).
+fn row_group_span(group: &RowGroupMetaData) -> Option<std::ops::Range<u64>> {
+    let ranges = group.columns().iter().map(|c| c.byte_range());
+    let start = ranges.clone().map(|(o, _)| o).min()?;
+    let end = ranges.map(|(o, len)| o + len).max()?;
+    Some(start..end)
 }
 
 fn check_metadata(path: &Path, md: &FileMetaData, kind: &str) -> Result<()> {
@@ -176,17 +145,20 @@ impl BlockReader {
         let groups = selection.map(|s| selected_row_groups(&metadata, s));
         if let Some(groups) = &groups
             && groups.len() > 1
+            && kind == KIND_AGGREGATES
         {
-            // Parquet's stream fetches a row group only after decoding the one before: the
-            // pages of every selected group are fetched up front, by concurrent coalesced
-            // GETs, unless that would hold too much at once.
-            let ranges: Vec<_> = groups
+            // Parquet's stream fetches a row group only after decoding the one before. The
+            // small groups of aggregate files (a page per column, so a group is what Parquet
+            // would fetch of it) are fetched up front instead, by coalesced concurrent GETs,
+            // unless that would hold too much at once. Raw files' groups are 1 Mi rows, whose
+            // pages Parquet picks more finely than whole groups: a read rarely spans several.
+            let spans: Vec<_> = groups
                 .iter()
-                .flat_map(|(g, part)| row_group_ranges(&metadata, *g, part))
+                .filter_map(|(g, _)| row_group_span(metadata.row_group(*g)))
                 .collect();
-            let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+            let total: u64 = spans.iter().map(|r| r.end - r.start).sum();
             if total <= PREFETCH_LIMIT {
-                reader.prefetch(ranges).await.map_err(err)?;
+                reader.prefetch(spans).await.map_err(err)?;
             }
         }
         let mut builder =
