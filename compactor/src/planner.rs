@@ -404,13 +404,18 @@ fn downsampling(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Vec<
             }
             // A current aggregate answers, unless deletion requests newer than it are due
             // to be applied: then it is rebuilt from raw (which the merge applies them to),
-            // instead of hiding whole windows for ever.
+            // instead of hiding whole windows for ever. Not once raw of the span may have
+            // expired (it goes when every resolution covers it): a rebuild from the raw that
+            // is left would lose the other series' windows of those days, so the deletion
+            // stays applied by readers there.
             let current = snapshot.current_aggregates(res, lo, hi);
+            let raw_complete = lo >= cfg.retention.floor(RAW_RESOLUTION, now_ms);
             let deletes_due = |a: &BlockMeta| {
-                snapshot
-                    .deletes_for(a)
-                    .iter()
-                    .any(|d| now_ms >= d.requested_at_ms + cfg.delete_rewrite_after_ms)
+                raw_complete
+                    && snapshot
+                        .deletes_for(a)
+                        .iter()
+                        .any(|d| now_ms >= d.requested_at_ms + cfg.delete_rewrite_after_ms)
             };
             if current
                 .iter()

@@ -26,7 +26,12 @@ fn block(min: i64, max: i64, level: u32) -> BlockMeta {
 }
 
 fn snapshot(blocks: Vec<BlockMeta>) -> Snapshot {
-    let records: Vec<LogRecord> = blocks
+    Snapshot::from_records(&records_of(blocks))
+}
+
+/// A log record per block, in order.
+fn records_of(blocks: Vec<BlockMeta>) -> Vec<LogRecord> {
+    blocks
         .into_iter()
         .enumerate()
         .map(|(i, b)| LogRecord {
@@ -44,8 +49,7 @@ fn snapshot(blocks: Vec<BlockMeta>) -> Snapshot {
             release: Vec::new(),
             retention: None,
         })
-        .collect();
-    Snapshot::from_records(&records)
+        .collect()
 }
 
 const H2: i64 = HOUR_2_MS;
@@ -232,6 +236,34 @@ fn days_are_downsampled_once_old_enough_and_raw_waits_for_them() {
             .all(|j| j.inputs.len() == 2 && j.replaces.len() == 1)
     );
     assert!(!jobs.iter().any(|j| j.kind == JobKind::Retention));
+    // A due deletion rebuilds the aggregates from raw, but not once raw of their span may
+    // have expired (rebuilt from what is left, they would lose those days).
+    let mut log = records_of(vec![day.clone(), agg5.clone(), agg1.clone()]);
+    log.push(LogRecord {
+        seq: Seq(log.len() as u64 + 1),
+        add: Vec::new(),
+        delete: Some(strata_storage::DeleteRequest {
+            selectors: Vec::new(),
+            start: 1,
+            end: 10,
+            requested_at_ms: 0,
+        }),
+        ..log[0].clone()
+    });
+    let s = Snapshot::from_records(&log);
+    let rebuilds = |cfg: &CompactorConfig| {
+        plan(&s, 25 * DAY_MS, cfg)
+            .jobs
+            .iter()
+            .filter(|j| j.kind == JobKind::Downsample)
+            .count()
+    };
+    assert_eq!(
+        rebuilds(&CompactorConfig::default()),
+        2,
+        "5m and 1h rebuilt"
+    );
+    assert_eq!(rebuilds(&cfg), 0, "raw may be gone: the aggregates stay");
 }
 
 #[test]
