@@ -439,6 +439,17 @@ fn downsampling(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Vec<
                 .filter(|b| b.min_time >= lo && b.max_time <= hi)
                 .cloned()
                 .collect();
+            // Blocks of a narrower span (1h blocks spanned a week before) are replaced only
+            // while all raw of the span is kept: otherwise raw of their days may be gone, and
+            // they go on answering for their own spans.
+            if !raw_complete
+                && job
+                    .replaces
+                    .iter()
+                    .any(|b| (b.min_time, b.max_time) != (lo, hi))
+            {
+                continue;
+            }
             jobs.push(job);
         }
     }

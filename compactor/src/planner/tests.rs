@@ -264,6 +264,26 @@ fn days_are_downsampled_once_old_enough_and_raw_waits_for_them() {
         "5m and 1h rebuilt"
     );
     assert_eq!(rebuilds(&cfg), 0, "raw may be gone: the aggregates stay");
+    // A store from when 1h blocks spanned a week: its weekly block is replaced by a two-week
+    // one only while all raw of the two weeks is kept.
+    let mut weekly = agg1.clone();
+    weekly.id = BlockId::new();
+    weekly.max_time = 7 * DAY_MS;
+    let second_week = block(8 * DAY_MS + 1, 9 * DAY_MS, level::DAY);
+    let mut agg5b = agg5.clone();
+    agg5b.id = BlockId::new();
+    (agg5b.min_time, agg5b.max_time) = (second_week.min_time, second_week.max_time);
+    let s = snapshot(vec![second_week, agg5b, weekly]);
+    let one_hour = |cfg: &CompactorConfig| {
+        plan(&s, 25 * DAY_MS, cfg)
+            .jobs
+            .into_iter()
+            .filter(|j| j.kind == JobKind::Downsample && j.resolution_ms == RES_1H)
+            .map(|j| j.replaces.len())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(one_hour(&CompactorConfig::default()), vec![1]);
+    assert_eq!(one_hour(&cfg), Vec::<usize>::new());
 }
 
 #[test]
