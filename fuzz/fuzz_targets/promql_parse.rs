@@ -1,23 +1,10 @@
 //! The PromQL parser and type checker on arbitrary text (`strata-promql` alone, so it builds
 //! in CI in a minute where the full `promql` target needs the query engine): every input
-//! parses or is refused with an error, and what parses prints (`Display`, Prometheus'
-//! `String()`) as a query that parses again and prints the same; the multi-line form
-//! (`pretty`, `/api/v1/format_query`) never panics.
+//! parses or is refused with an error, and what parses prints as a query that parses again
+//! and prints the same; `pretty` never panics (`common/promql_parse.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use strata_promql::{parse, pretty};
+#[path = "../common/promql_parse.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Ok(expr) = parse(text) else {
-        return;
-    };
-    let printed = expr.to_string();
-    let again = parse(&printed)
-        .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}, which does not parse: {e}"));
-    assert_eq!(again.to_string(), printed, "{text:?}");
-    let _ = pretty(&expr);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

@@ -226,29 +226,3 @@ fn binary_expressions_are_checked_like_prometheus() {
     assert!(parse("x > on(instance) group_left(job) y").is_ok());
     assert!(parse("x > ignoring(instance) group_left(instance) y").is_ok());
 }
-
-/// The `promql_parse` fuzz target's seeds and the crashes its CI runs found
-/// (`fuzz/seeds/promql_parse`): each parses or is refused, and what parses prints as a query
-/// that parses again and prints the same.
-#[test]
-fn fuzz_seeds_print_as_queries_that_parse_the_same() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/promql_parse");
-    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    inputs.sort();
-    assert!(inputs.len() >= 10, "{} seeds in {dir:?}", inputs.len());
-    for path in inputs {
-        let Ok(text) = String::from_utf8(std::fs::read(&path).unwrap()) else {
-            continue;
-        };
-        let Ok(expr) = parse(&text) else { continue };
-        let printed = expr.to_string();
-        let again = parse(&printed).unwrap_or_else(|e| {
-            panic!("{text:?} printed as {printed:?}, which does not parse: {e}")
-        });
-        assert_eq!(again.to_string(), printed, "{text:?}");
-        let _ = crate::pretty(&expr);
-    }
-}
