@@ -379,6 +379,8 @@ fn downsampling(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Vec<
         .blocks_at(RAW_RESOLUTION, i64::MIN, i64::MAX)
         .filter(|b| !snapshot.is_quarantined(&b.id))
         .collect();
+    // Raw older than this may be gone (it expires once every resolution covers it).
+    let raw_floor = cfg.retention.floor(RAW_RESOLUTION, now_ms);
     let mut jobs = Vec::new();
     for &(res, after) in &cfg.downsample {
         let width = aggregate_window(res);
@@ -409,7 +411,7 @@ fn downsampling(snapshot: &Snapshot, now_ms: i64, cfg: &CompactorConfig) -> Vec<
             // is left would lose the other series' windows of those days, so the deletion
             // stays applied by readers there.
             let current = snapshot.current_aggregates(res, lo, hi);
-            let raw_complete = lo >= cfg.retention.floor(RAW_RESOLUTION, now_ms);
+            let raw_complete = lo >= raw_floor;
             let deletes_due = |a: &BlockMeta| {
                 raw_complete
                     && snapshot
